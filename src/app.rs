@@ -1,0 +1,71 @@
+//! The running service's shared parts, built once from the settings: store, administrative
+//! units, authentication, clock, time zone and metrics.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::auth::{Auth, SigningKeys};
+use crate::clock::{Clock, SystemClock, TestClock};
+use crate::settings::{ClockMode, Settings};
+use crate::store::{self, Store};
+use crate::units::Units;
+
+pub struct App {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub units: Arc<Units>,
+    pub auth: Auth,
+    pub clock: Arc<dyn Clock>,
+    /// Present only when the settings ask for the test clock.
+    pub test_clock: Option<TestClock>,
+    pub tz: chrono_tz::Tz,
+    pub metrics: PrometheusHandle,
+}
+
+impl App {
+    /// Opens the database (running migrations) and loads everything the service needs.
+    pub async fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
+        let store = store::open(&settings.database_url()).await.context("opening the database")?;
+        let keys = SigningKeys::load_or_generate(settings.auth.signing_key_file.as_deref(), &settings.data_dir)?;
+        Self::assemble(settings, store, keys)
+    }
+
+    /// Builds the service around an already open store (tests use it with an in-memory key).
+    pub fn assemble(settings: Settings, store: Arc<dyn Store>, keys: SigningKeys) -> anyhow::Result<Arc<App>> {
+        let units = Arc::new(match &settings.units_file {
+            Some(path) => Units::from_file(path).context("invalid setting units_file")?,
+            None => Units::bundled()?,
+        });
+        let tz = settings.tz()?;
+        let (clock, test_clock): (Arc<dyn Clock>, _) = match settings.clock {
+            ClockMode::System => (Arc::new(SystemClock), None),
+            ClockMode::Test => {
+                let clock = TestClock::starting_at(chrono::Utc::now());
+                (Arc::new(clock.clone()), Some(clock))
+            }
+        };
+        let auth = Auth::new(keys, store.clone(), clock.clone(), settings.auth.clone());
+        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics: prometheus() }))
+    }
+
+    /// Today in the configured time zone: the day that date rules count in.
+    pub fn today(&self) -> NaiveDate {
+        self.clock.now().with_timezone(&self.tz).date_naive()
+    }
+}
+
+/// The process-wide Prometheus recorder (a process can install only one).
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new().install_recorder().unwrap_or_else(|_| {
+                // Another recorder is installed (an embedding program's): render our own, empty one.
+                PrometheusBuilder::new().build_recorder().handle()
+            })
+        })
+        .clone()
+}

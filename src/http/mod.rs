@@ -1,0 +1,77 @@
+//! The HTTP layer: parses, authorises, calls the domain, answers JSON or problem+json.
+//! `router()` is the one table of routes; the OpenAPI document is generated from the same table,
+//! so a route cannot exist without being described.
+
+pub mod extract;
+mod middleware;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::App;
+use problem::Problem;
+use routes::{auth, clock, devices, me, ops, persons};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "liandong", description = "Community-corrections digital supervision: one live case file for the corrections agency and the procuratorate."),
+    modifiers(&BearerAuth),
+    components(schemas(Problem)),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Every route of the service, with its OpenAPI description.
+fn api(app: &App) -> OpenApiRouter<Arc<App>> {
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::device_token))
+        .routes(routes!(persons::enrol, persons::list))
+        .routes(routes!(persons::read))
+        .routes(routes!(persons::register))
+        .routes(routes!(devices::enrol, devices::list))
+        .routes(routes!(devices::revoke))
+        .routes(routes!(me::me));
+    if app.test_clock.is_some() {
+        api = api.routes(routes!(clock::change));
+    }
+    api
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let (router, openapi) = api(&app).split_for_parts();
+    let openapi = Arc::new(openapi);
+    router
+        .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_problem))
+        .with_state(app)
+}

@@ -1,0 +1,52 @@
+//! The phone's own view of its case.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::auth::DeviceKind;
+use crate::http::extract::DeviceAuth;
+use crate::http::problem::Problem;
+use crate::register::{Category, RegistrationDue};
+use crate::Error;
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub person_id: i64,
+    pub device_id: i64,
+    pub device_kind: DeviceKind,
+    pub category: Category,
+    /// Supervision state; absent until the first fix is judged.
+    pub state: Option<String>,
+    pub supervision_ends_on: chrono::NaiveDate,
+    /// Where to report in, by when, and whether that is done.
+    pub registration: RegistrationDue,
+    /// The judicial office to report to.
+    pub office: String,
+    pub office_name: Option<String>,
+}
+
+/// The device's person: what they must do. Answers only for the device's own person.
+#[utoipa::path(get, path = "/api/v1/me", tag = "mobile", security(("bearer" = [])), responses(
+    (status = 200, body = Me),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> Result<Json<Me>, Problem> {
+    let person = app.store.device_person(&device).await?.ok_or(Error::NotFound("person"))?;
+    let office_name = app.store.office(&person.office).await?.map(|o| o.name);
+    Ok(Json(Me {
+        person_id: person.id,
+        device_id: device.device_id,
+        device_kind: device.kind,
+        category: person.category,
+        state: person.state.clone(),
+        supervision_ends_on: person.supervision_ends_on,
+        registration: person.registration(app.today()),
+        office: person.office.clone(),
+        office_name,
+    }))
+}

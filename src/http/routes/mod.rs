@@ -1,0 +1,8 @@
+//! Handlers, one file per client-facing concept.
+
+pub mod auth;
+pub mod clock;
+pub mod devices;
+pub mod me;
+pub mod ops;
+pub mod persons;

@@ -1,0 +1,107 @@
+//! Storage behind one `Store` trait, with a SQLite (embedded default) and a PostgreSQL
+//! implementation chosen by the database URL's scheme.
+//!
+//! The SQL is portable (`$N` parameters, `RETURNING`, `ON CONFLICT` work in both), so each query
+//! file under `sql/` is compiled once per backend as a child module of `sqlite` and `postgres`;
+//! each backend supplies only its pools, its connection settings and its migrations.
+//!
+//! Every method that touches case data takes the `Actor` and applies its scope in the query
+//! itself: handlers cannot forget to.
+
+mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use model::*;
+
+use crate::auth::{Actor, DeviceActor, DeviceKind};
+use crate::oversight::Event;
+use crate::register::{NewPerson, Office, Person, PersonFilter};
+use crate::Result;
+
+/// Offices, staff accounts, login throttling and devices.
+#[async_trait]
+pub trait AccountStore {
+    /// Adds an office; adding the same office again is a no-op, a different one with the same id
+    /// a conflict.
+    async fn create_office(&self, office: &Office, by: &str, at: DateTime<Utc>) -> Result<Office>;
+    async fn office(&self, id: &str) -> Result<Option<Office>>;
+    async fn create_user(&self, user: &NewUser, by: &str, at: DateTime<Utc>) -> Result<Account>;
+    /// How many staff users exist (start-up tells a fresh install how to create the first).
+    async fn user_count(&self) -> Result<i64>;
+    async fn account_by_name(&self, username: &str) -> Result<Option<Account>>;
+    async fn account(&self, id: i64) -> Result<Option<Account>>;
+    /// Replaces the password hash and ends every token issued before.
+    async fn set_password(&self, id: i64, hash: &str, by: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Disables a user; their tokens stop working.
+    async fn disable_user(&self, username: &str, by: &str, at: DateTime<Utc>) -> Result<Account>;
+    /// The lock on a user name after failed logins, if any.
+    async fn login_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Counts a failed login; returns the number of failures in a row.
+    async fn record_login_failure(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<u32>;
+    async fn clear_login_failures(&self, username: &str) -> Result<()>;
+    /// Enrols a device for a person in the actor's scope; `key_hash` is the SHA-256 of its key.
+    async fn enrol_device(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        kind: DeviceKind,
+        key_hash: &str,
+        idem: Option<&IdempotencyKey>,
+        at: DateTime<Utc>,
+    ) -> Result<Enrolled<Device>>;
+    async fn revoke_device(&self, actor: &Actor, person_id: i64, device_id: i64, at: DateTime<Utc>) -> Result<Device>;
+    async fn devices(&self, actor: &Actor, person_id: i64) -> Result<Vec<Device>>;
+    /// A device for authentication (not scoped: the key or token is the credential).
+    async fn device_credentials(&self, device_id: i64) -> Result<Option<DeviceCredentials>>;
+}
+
+/// The case register.
+#[async_trait]
+pub trait CaseStore {
+    async fn enrol_person(
+        &self,
+        actor: &Actor,
+        person: &NewPerson,
+        idem: Option<&IdempotencyKey>,
+        at: DateTime<Utc>,
+    ) -> Result<Enrolled<Person>>;
+    /// A person in the actor's scope; `None` whether the person is elsewhere or nowhere.
+    async fn person(&self, actor: &Actor, id: i64) -> Result<Option<Person>>;
+    /// The person a device reports for: the only person a device may see.
+    async fn device_person(&self, device: &DeviceActor) -> Result<Option<Person>>;
+    async fn persons(&self, actor: &Actor, filter: &PersonFilter, today: NaiveDate) -> Result<Vec<Person>>;
+    /// Records registration (报到) on `on`; recording the same day again changes nothing.
+    async fn record_registration(&self, actor: &Actor, id: i64, on: NaiveDate, at: DateTime<Utc>) -> Result<Person>;
+}
+
+/// The oversight log. Appending happens inside the other methods' transactions.
+#[async_trait]
+pub trait LogStore {
+    /// Events with `seq > after` in order, at most `limit`, unfiltered (operators' verification).
+    async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+}
+
+/// The storage the service runs on.
+#[async_trait]
+pub trait Store: AccountStore + CaseStore + LogStore + Send + Sync + 'static {
+    /// The database answers.
+    async fn ping(&self) -> Result<()>;
+    async fn close(&self);
+}
+
+/// Opens the database named by `url` and brings its schema up to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::Backend::open(url.parse()?).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::Backend::open(url.parse()?).await?))
+    } else {
+        Err(crate::Error::invalid("database_url", "must start with sqlite: or postgres://"))
+    }
+}

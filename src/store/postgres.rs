@@ -1,0 +1,37 @@
+//! The PostgreSQL backend for production: several service instances share one database, and
+//! everything that must happen once is serialised by row locks and unique keys in it.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Pool;
+
+use crate::Result;
+
+pub type Db = sqlx::Postgres;
+
+pub struct Backend {
+    read: Pool<Db>,
+    write: Pool<Db>,
+}
+
+impl Backend {
+    pub async fn open(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Backend { read: pool.clone(), write: pool })
+    }
+}
+
+#[path = "sql/accounts.rs"]
+mod accounts;
+#[path = "sql/cases.rs"]
+mod cases;
+#[path = "sql/common.rs"]
+mod common;
+#[path = "sql/log.rs"]
+mod log;

@@ -1,0 +1,103 @@
+//! Shared by both backends (compiled once in each): the `Store` impl, the scope condition and
+//! idempotency records.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Transaction};
+
+use super::{Backend, Db};
+use crate::auth::{Actor, Scope};
+use crate::store::{IdempotencyKey, Store};
+use crate::{Error, Result};
+
+#[async_trait]
+impl Store for Backend {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Appends ` AND <the actor's scope>` for persons aliased `p`. Refuses roles without case access,
+/// so that a forgotten role check in a handler still reveals nothing.
+pub(super) fn push_scope(q: &mut QueryBuilder<'_, Db>, actor: &Actor) -> Result<()> {
+    if !actor.role.reads_cases() {
+        return Err(Error::NotFound("person"));
+    }
+    let column = match &actor.scope {
+        Scope::Office { .. } => "p.office_id",
+        Scope::County(_) => "p.county",
+        Scope::City(_) => "p.city",
+        Scope::Region(_) => return Err(Error::NotFound("person")),
+    };
+    q.push(" AND ").push(column).push(" = ").push_bind(actor.scope.stored().to_owned());
+    Ok(())
+}
+
+/// Refuses roles that may read but not change the case file.
+pub(super) fn require_writer(actor: &Actor) -> Result<()> {
+    if actor.role.writes_cases() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("the {} role cannot change the case file", actor.role)))
+    }
+}
+
+/// What an earlier request with this key created, if any. The same key with a different request
+/// is refused rather than silently answered with the wrong resource.
+pub(super) async fn replayed(tx: &mut Transaction<'_, Db>, idem: Option<&IdempotencyKey>) -> Result<Option<String>> {
+    let Some(idem) = idem else { return Ok(None) };
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT request_hash, resource FROM idempotency_keys WHERE principal = $1 AND key = $2")
+            .bind(&idem.principal)
+            .bind(&idem.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match row {
+        Some((hash, resource)) if hash == idem.request_hash => Ok(Some(resource)),
+        Some(_) => Err(Error::Conflict("Idempotency-Key: already used for a different request".into())),
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn remember(
+    tx: &mut Transaction<'_, Db>,
+    idem: Option<&IdempotencyKey>,
+    resource: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let Some(idem) = idem else { return Ok(()) };
+    sqlx::query(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, resource, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&idem.principal)
+    .bind(&idem.key)
+    .bind(&idem.request_hash)
+    .bind(resource)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match unique_violation(&e) {
+        true => Error::Conflict("Idempotency-Key: the same request is being processed; retry".into()),
+        false => e.into(),
+    })?;
+    Ok(())
+}
+
+pub(super) fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The numeric id in a remembered resource such as `person:12`.
+pub(super) fn resource_id(resource: &str, kind: &str) -> Result<i64> {
+    resource
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| Error::Conflict("Idempotency-Key: already used for a different kind of request".into()))
+}

@@ -1,0 +1,51 @@
+//! The embedded SQLite backend: WAL, foreign keys, full sync, a busy timeout. All writes go
+//! through one connection (SQLite has one writer anyway; queueing them in-process avoids
+//! SQLITE_BUSY on lock upgrades), reads through a pool of read-only connections.
+
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Pool;
+
+use crate::Result;
+
+pub type Db = sqlx::Sqlite;
+
+pub struct Backend {
+    read: Pool<Db>,
+    write: Pool<Db>,
+}
+
+impl Backend {
+    pub async fn open(options: SqliteConnectOptions) -> Result<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let in_memory = options.get_filename().as_os_str() == ":memory:";
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating database directory {}: {e}", dir.display()))?;
+        }
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        // An in-memory database exists once per connection: it must read where it writes.
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?
+        };
+        Ok(Backend { read, write })
+    }
+}
+
+#[path = "sql/accounts.rs"]
+mod accounts;
+#[path = "sql/cases.rs"]
+mod cases;
+#[path = "sql/common.rs"]
+mod common;
+#[path = "sql/log.rs"]
+mod log;
