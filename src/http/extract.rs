@@ -106,13 +106,11 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// The field a deserialisation error is about: its path, or for a missing or unknown field at
-/// that path, the field named in backticks.
+/// The field a deserialisation error is about: its path, and for a missing field the name in
+/// backticks below that path (an unknown field's path already ends with its name).
 fn field_of(path: &str, message: &str) -> String {
-    let named = (message.starts_with("missing field") || message.starts_with("unknown field"))
-        .then(|| message.split('`').nth(1))
-        .flatten();
-    match (path, named) {
+    let missing = message.starts_with("missing field").then(|| message.split('`').nth(1)).flatten();
+    match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "body".to_owned(),
         (p, Some(name)) => format!("{p}.{name}"),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::Pool;
+use sqlx::{Pool, Transaction};
 
 use crate::Result;
 
@@ -24,6 +24,12 @@ impl Backend {
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Backend { read: pool.clone(), write: pool })
+    }
+}
+
+impl Backend {
+    async fn begin_write(&self) -> Result<Transaction<'static, Db>> {
+        Ok(self.write.begin().await?)
     }
 }
 

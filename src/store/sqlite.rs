@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::Pool;
+use sqlx::{Pool, Transaction};
 
 use crate::Result;
 
@@ -38,6 +38,14 @@ impl Backend {
             SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?
         };
         Ok(Backend { read, write })
+    }
+}
+
+impl Backend {
+    /// Takes the write lock at BEGIN, so that another process writing the same file (a CLI
+    /// command beside the server) makes this one wait instead of failing on a lock upgrade.
+    async fn begin_write(&self) -> Result<Transaction<'static, Db>> {
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 

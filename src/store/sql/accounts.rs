@@ -141,7 +141,7 @@ impl Backend {
 #[async_trait]
 impl AccountStore for Backend {
     async fn create_office(&self, office: &Office, by: &str, at: DateTime<Utc>) -> Result<Office> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<OfficeRow> = sqlx::query_as("SELECT id, name, county, city FROM offices WHERE id = $1")
             .bind(&office.id)
             .fetch_optional(&mut *tx)
@@ -175,7 +175,7 @@ impl AccountStore for Backend {
     }
 
     async fn create_user(&self, user: &NewUser, by: &str, at: DateTime<Utc>) -> Result<Account> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, password_hash, role, scope_kind, scope, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -216,7 +216,7 @@ impl AccountStore for Backend {
     }
 
     async fn set_password(&self, id: i64, hash: &str, by: &str, at: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let account = Self::account_in(&mut tx, AccountKey::Id(id)).await?.ok_or(Error::NotFound("user"))?;
         sqlx::query("UPDATE users SET password_hash = $1, token_epoch = token_epoch + 1 WHERE id = $2")
             .bind(hash)
@@ -230,7 +230,7 @@ impl AccountStore for Backend {
     }
 
     async fn disable_user(&self, username: &str, by: &str, at: DateTime<Utc>) -> Result<Account> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let account = Self::account_in(&mut tx, AccountKey::Name(username)).await?.ok_or(Error::NotFound("user"))?;
         if account.disabled_at.is_some() {
             return Ok(account);
@@ -257,7 +257,7 @@ impl AccountStore for Backend {
     }
 
     async fn record_login_failure(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<u32> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let failures: i64 = sqlx::query_scalar(
             "INSERT INTO login_failures (username, failures, updated_at) VALUES ($1, 1, $2) \
              ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1, updated_at = $2 \
@@ -294,7 +294,7 @@ impl AccountStore for Backend {
         idem: Option<&IdempotencyKey>,
         at: DateTime<Utc>,
     ) -> Result<Enrolled<Device>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut q = QueryBuilder::<Db>::new("SELECT p.county, p.ended_on IS NOT NULL FROM persons p WHERE p.id = ");
         q.push_bind(person_id);
         push_scope(&mut q, actor)?;
@@ -344,7 +344,7 @@ impl AccountStore for Backend {
     }
 
     async fn revoke_device(&self, actor: &Actor, person_id: i64, device_id: i64, at: DateTime<Utc>) -> Result<Device> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let creds = Self::scoped_device(&mut tx, actor, person_id, device_id).await?;
         require_writer(actor)?;
         if creds.device.revoked_at.is_some() {

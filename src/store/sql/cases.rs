@@ -81,7 +81,7 @@ impl CaseStore for Backend {
         at: DateTime<Utc>,
     ) -> Result<Enrolled<Person>> {
         require_writer(actor)?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(resource) = replayed(&mut tx, idem).await? {
             let value = scoped_person(&mut tx, actor, resource_id(&resource, "person")?).await?;
             return Ok(Enrolled { value, replayed: true });
@@ -175,7 +175,7 @@ impl CaseStore for Backend {
     }
 
     async fn record_registration(&self, actor: &Actor, id: i64, on: NaiveDate, at: DateTime<Utc>) -> Result<Person> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let person = scoped_person(&mut tx, actor, id).await?;
         require_writer(actor)?;
         match person.registered_on {

@@ -1,0 +1,11 @@
+//! API tests: one binary, every test run against SQLite and, when `LIANDONG_TEST_POSTGRES_URL`
+//! is set, against PostgreSQL (each test in a fresh database or schema).
+
+mod harness;
+
+mod auth;
+mod basics;
+mod cli;
+mod devices;
+mod oversight;
+mod persons;
