@@ -23,7 +23,10 @@ impl Backend {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Backend { read: pool.clone(), write: pool })
+        Ok(Backend {
+            read: pool.clone(),
+            write: pool,
+        })
     }
 }
 

@@ -31,7 +31,10 @@ pub struct ClockNow {
 /// Sets or advances the test clock (test mode only).
 #[utoipa::path(post, path = "/api/v1/test/clock", tag = "test", request_body = ClockChange,
     responses((status = 200, body = ClockNow)))]
-pub async fn change(State(app): State<Arc<App>>, AppJson(body): AppJson<ClockChange>) -> Result<Json<ClockNow>, Problem> {
+pub async fn change(
+    State(app): State<Arc<App>>,
+    AppJson(body): AppJson<ClockChange>,
+) -> Result<Json<ClockNow>, Problem> {
     let clock = app.test_clock.as_ref().ok_or(Error::NotFound("route"))?;
     if let Some(secs) = body.advance_seconds {
         if !(0..=366 * 86_400).contains(&secs) {
@@ -44,5 +47,7 @@ pub async fn change(State(app): State<Arc<App>>, AppJson(body): AppJson<ClockCha
     if let Some(secs) = body.advance_seconds {
         clock.advance(chrono::Duration::seconds(secs));
     }
-    Ok(Json(ClockNow { now: app.clock.now() }))
+    Ok(Json(ClockNow {
+        now: app.clock.now(),
+    }))
 }

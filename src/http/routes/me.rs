@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::auth::DeviceKind;
 use crate::http::extract::DeviceAuth;
 use crate::http::problem::Problem;
-use crate::register::{Category, RegistrationDue};
+use crate::register::{Category, RegistrationDue, SupervisionState};
 use crate::Error;
 
 #[derive(Serialize, ToSchema)]
@@ -21,7 +21,7 @@ pub struct Me {
     pub device_kind: DeviceKind,
     pub category: Category,
     /// Supervision state; absent until the first fix is judged.
-    pub state: Option<String>,
+    pub state: Option<SupervisionState>,
     pub supervision_ends_on: chrono::NaiveDate,
     /// Where to report in, by when, and whether that is done.
     pub registration: RegistrationDue,
@@ -35,15 +35,22 @@ pub struct Me {
     (status = 200, body = Me),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> Result<Json<Me>, Problem> {
-    let person = app.store.device_person(&device).await?.ok_or(Error::NotFound("person"))?;
+pub async fn me(
+    State(app): State<Arc<App>>,
+    DeviceAuth(device): DeviceAuth,
+) -> Result<Json<Me>, Problem> {
+    let person = app
+        .store
+        .device_person(&device)
+        .await?
+        .ok_or(Error::NotFound("person"))?;
     let office_name = app.store.office(&person.office).await?.map(|o| o.name);
     Ok(Json(Me {
         person_id: person.id,
         device_id: device.device_id,
         device_kind: device.kind,
         category: person.category,
-        state: person.state.clone(),
+        state: person.state,
         supervision_ends_on: person.supervision_ends_on,
         registration: person.registration(app.today()),
         office: person.office.clone(),
