@@ -28,22 +28,13 @@ pub struct App {
 impl App {
     /// Opens the database (running migrations) and loads everything the service needs.
     pub async fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
-        let store = store::open(&settings.database_url())
-            .await
-            .context("opening the database")?;
-        let keys = SigningKeys::load_or_generate(
-            settings.auth.signing_key_file.as_deref(),
-            &settings.data_dir,
-        )?;
+        let store = store::open(&settings.database_url()).await.context("opening the database")?;
+        let keys = SigningKeys::load_or_generate(settings.auth.signing_key_file.as_deref(), &settings.data_dir)?;
         Self::assemble(settings, store, keys)
     }
 
     /// Builds the service around an already open store (tests use it with an in-memory key).
-    pub fn assemble(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        keys: SigningKeys,
-    ) -> anyhow::Result<Arc<App>> {
+    pub fn assemble(settings: Settings, store: Arc<dyn Store>, keys: SigningKeys) -> anyhow::Result<Arc<App>> {
         let units = Arc::new(match &settings.units_file {
             Some(path) => Units::from_file(path).context("invalid setting units_file")?,
             None => Units::bundled()?,
@@ -57,16 +48,7 @@ impl App {
             }
         };
         let auth = Auth::new(keys, store.clone(), clock.clone(), settings.auth.clone());
-        Ok(Arc::new(App {
-            settings,
-            store,
-            units,
-            auth,
-            clock,
-            test_clock,
-            tz,
-            metrics: prometheus(),
-        }))
+        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics: prometheus() }))
     }
 
     /// Today in the configured time zone: the day that date rules count in.
@@ -80,12 +62,10 @@ fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
-                .install_recorder()
-                .unwrap_or_else(|_| {
-                    // Another recorder is installed (an embedding program's): render our own, empty one.
-                    PrometheusBuilder::new().build_recorder().handle()
-                })
+            PrometheusBuilder::new().install_recorder().unwrap_or_else(|_| {
+                // Another recorder is installed (an embedding program's): render our own, empty one.
+                PrometheusBuilder::new().build_recorder().handle()
+            })
         })
         .clone()
 }

@@ -56,15 +56,9 @@ mod tests {
 
     #[test]
     fn test_clock_moves_only_when_told() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456789Z")
-            .unwrap()
-            .to_utc();
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.123456789Z").unwrap().to_utc();
         let clock = TestClock::starting_at(start);
-        assert_eq!(
-            clock.now().timestamp_subsec_nanos(),
-            123_456_000,
-            "truncated to microseconds"
-        );
+        assert_eq!(clock.now().timestamp_subsec_nanos(), 123_456_000, "truncated to microseconds");
         assert_eq!(clock.now(), clock.now());
         clock.advance(Duration::days(10));
         assert_eq!(clock.now().date_naive().to_string(), "2026-01-11");

@@ -33,10 +33,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Error::Invalid { field: field.into(), reason: reason.into() }
     }
 }
 

@@ -6,10 +6,7 @@
 //! `store` hides the database behind one trait; `http` is a thin layer that parses, authorises and
 //! calls the domain; `cli` is the operator's command line.
 #![forbid(unsafe_code)]
-#![expect(
-    clippy::duplicate_mod,
-    reason = "store/sql/*.rs is compiled once per database backend on purpose"
-)]
+#![expect(clippy::duplicate_mod, reason = "store/sql/*.rs is compiled once per database backend on purpose")]
 
 pub mod app;
 pub mod auth;

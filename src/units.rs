@@ -84,16 +84,9 @@ impl Units {
 
     fn parse(csv_bytes: &[u8]) -> anyhow::Result<Self> {
         let mut by_level = HashMap::new();
-        for (line, row) in csv::Reader::from_reader(csv_bytes)
-            .deserialize::<Unit>()
-            .enumerate()
-        {
+        for (line, row) in csv::Reader::from_reader(csv_bytes).deserialize::<Unit>().enumerate() {
             let unit = row.with_context(|| format!("row {}", line + 2))?;
-            anyhow::ensure!(
-                is_adcode_shape(&unit.adcode),
-                "row {}: bad adcode",
-                line + 2
-            );
+            anyhow::ensure!(is_adcode_shape(&unit.adcode), "row {}: bad adcode", line + 2);
             by_level.insert((unit.adcode.clone(), unit.level), unit);
         }
         anyhow::ensure!(!by_level.is_empty(), "no administrative units");
@@ -114,9 +107,7 @@ impl Units {
 
     /// Any unit with this code, preferring the most specific level.
     pub fn any(&self, adcode: &str) -> Option<&Unit> {
-        [Level::County, Level::City, Level::Province]
-            .into_iter()
-            .find_map(|l| self.get(adcode, l))
+        [Level::County, Level::City, Level::Province].into_iter().find_map(|l| self.get(adcode, l))
     }
 
     /// A county-level unit and the city and province it belongs to.
@@ -130,30 +121,17 @@ impl Units {
             Some(c) => c.parent.clone().unwrap_or_else(|| city.clone()),
             None => city.clone(),
         };
-        Some(CountyPlace {
-            county: unit.adcode.clone(),
-            city,
-            province,
-        })
+        Some(CountyPlace { county: unit.adcode.clone(), city, province })
     }
 
     /// Validates a field that must name a county-level unit.
     pub fn require_county(&self, field: &str, adcode: &str) -> crate::Result<CountyPlace> {
         if !is_adcode_shape(adcode) {
-            return Err(crate::Error::invalid(
-                field,
-                "must be a 6-digit administrative division code",
-            ));
+            return Err(crate::Error::invalid(field, "must be a 6-digit administrative division code"));
         }
         self.county(adcode).ok_or_else(|| match self.any(adcode) {
-            Some(u) => crate::Error::invalid(
-                field,
-                format!("{adcode} ({}) is not a county-level unit", u.name),
-            ),
-            None => crate::Error::invalid(
-                field,
-                format!("{adcode} is not a known administrative division code"),
-            ),
+            Some(u) => crate::Error::invalid(field, format!("{adcode} ({}) is not a county-level unit", u.name)),
+            None => crate::Error::invalid(field, format!("{adcode} is not a known administrative division code")),
         })
     }
 
@@ -181,47 +159,26 @@ mod tests {
     fn a_district_belongs_to_its_city_and_province() {
         let units = Units::bundled().unwrap();
         let place = units.county("420102").unwrap();
-        assert_eq!(
-            (place.city.as_str(), place.province.as_str()),
-            ("420100", "420000")
-        );
+        assert_eq!((place.city.as_str(), place.province.as_str()), ("420100", "420000"));
         let chongqing = units.county("500103").unwrap();
-        assert_eq!(
-            (chongqing.city.as_str(), chongqing.province.as_str()),
-            ("500000", "500000")
-        );
+        assert_eq!((chongqing.city.as_str(), chongqing.province.as_str()), ("500000", "500000"));
     }
 
     #[test]
     fn a_standalone_unit_is_its_own_city() {
         let units = Units::bundled().unwrap();
         let xiantao = units.county("429004").unwrap();
-        assert_eq!(
-            (xiantao.city.as_str(), xiantao.province.as_str()),
-            ("429004", "420000")
-        );
+        assert_eq!((xiantao.city.as_str(), xiantao.province.as_str()), ("429004", "420000"));
     }
 
     #[test]
     fn cities_and_unknown_codes_are_not_counties() {
         let units = Units::bundled().unwrap();
-        let err = units
-            .require_county("residence_adcode", "420100")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("residence_adcode") && err.contains("not a county-level unit"),
-            "{err}"
-        );
-        let err = units
-            .require_county("residence_adcode", "429999")
-            .unwrap_err()
-            .to_string();
+        let err = units.require_county("residence_adcode", "420100").unwrap_err().to_string();
+        assert!(err.contains("residence_adcode") && err.contains("not a county-level unit"), "{err}");
+        let err = units.require_county("residence_adcode", "429999").unwrap_err().to_string();
         assert!(err.contains("not a known"), "{err}");
-        let err = units
-            .require_county("residence_adcode", "42a102")
-            .unwrap_err()
-            .to_string();
+        let err = units.require_county("residence_adcode", "42a102").unwrap_err().to_string();
         assert!(err.contains("6-digit"), "{err}");
     }
 }

@@ -53,11 +53,7 @@ impl Phase {
     fn print(&self) {
         let mut l = self.latencies.clone();
         l.sort();
-        let pct = |p: f64| {
-            l.get(((l.len() as f64 - 1.0) * p).round() as usize)
-                .copied()
-                .unwrap_or_default()
-        };
+        let pct = |p: f64| l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
         let rate = l.len() as f64 / self.elapsed.as_secs_f64();
         println!(
             "{:<16} {:>7} ok {:>5} errors {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
@@ -72,12 +68,7 @@ impl Phase {
 }
 
 /// Runs `make(i)` for `0..n` with at most `concurrency` in flight; collects what each returns.
-async fn phase<F, Fut>(
-    name: &'static str,
-    n: usize,
-    concurrency: usize,
-    make: F,
-) -> (Phase, Vec<Value>)
+async fn phase<F, Fut>(name: &'static str, n: usize, concurrency: usize, make: F) -> (Phase, Vec<Value>)
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Value>> + Send + 'static,
@@ -114,15 +105,7 @@ where
             }
         }
     }
-    (
-        Phase {
-            name,
-            latencies,
-            errors,
-            elapsed: started.elapsed(),
-        },
-        values,
-    )
+    (Phase { name, latencies, errors, elapsed: started.elapsed() }, values)
 }
 
 async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
@@ -139,31 +122,16 @@ async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut password = String::new();
-    tokio::io::BufReader::new(tokio::io::stdin())
-        .read_line(&mut password)
-        .await
-        .context("reading the password")?;
+    tokio::io::BufReader::new(tokio::io::stdin()).read_line(&mut password).await.context("reading the password")?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
-        .build()?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
     let base = args.base.trim_end_matches('/').to_owned();
 
     let login = json!({"username": args.username, "password": password});
-    let token = send(http.post(format!("{base}/api/v1/auth/login")).json(&login))
-        .await
-        .context("login")?;
-    let token = token["access_token"]
-        .as_str()
-        .context("no access_token")?
-        .to_owned();
+    let token = send(http.post(format!("{base}/api/v1/auth/login")).json(&login)).await.context("login")?;
+    let token = token["access_token"].as_str().context("no access_token")?.to_owned();
 
-    let run = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis()
-    );
+    let run = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     let (enrol, persons) = phase("enrol person", args.persons, args.concurrency, |i| {
         let body = json!({
             "name": format!("load {i}"),
@@ -201,16 +169,10 @@ async fn main() -> anyhow::Result<()> {
     .await;
     exchange.print();
 
-    let tokens: Vec<String> = tokens
-        .iter()
-        .filter_map(|t| t["access_token"].as_str().map(str::to_owned))
-        .collect();
+    let tokens: Vec<String> = tokens.iter().filter_map(|t| t["access_token"].as_str().map(str::to_owned)).collect();
     let reads = tokens.len() * args.reads;
     let (me, _) = phase("phone GET /me", reads, args.concurrency, |i| {
-        send(
-            http.get(format!("{base}/api/v1/me"))
-                .bearer_auth(&tokens[i % tokens.len()]),
-        )
+        send(http.get(format!("{base}/api/v1/me")).bearer_auth(&tokens[i % tokens.len()]))
     })
     .await;
     me.print();

@@ -19,18 +19,12 @@ const SWEEP_ABOVE: usize = 4096;
 
 impl<K: Eq + Hash + Clone, V: Clone> StatusCache<K, V> {
     pub fn new(ttl: Duration) -> Self {
-        StatusCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
+        StatusCache { ttl, entries: Mutex::new(HashMap::new()) }
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(v, _)| v.clone())
+        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
     }
 
     pub fn put(&self, key: K, value: V) {
@@ -46,10 +40,7 @@ impl<K: Eq + Hash + Clone, V: Clone> StatusCache<K, V> {
     }
 
     pub fn forget(&self, key: &K) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }
 

@@ -34,14 +34,13 @@ impl SigningKeys {
                 p
             }
         };
-        let pem = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading token signing key {}", path.display()))?;
+        let pem =
+            std::fs::read_to_string(&path).with_context(|| format!("reading token signing key {}", path.display()))?;
         Self::from_pem(&pem).with_context(|| format!("token signing key {}", path.display()))
     }
 
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
-        let key = SigningKey::from_pkcs8_pem(pem)
-            .map_err(|e| anyhow::anyhow!("not a PKCS#8 Ed25519 key: {e}"))?;
+        let key = SigningKey::from_pkcs8_pem(pem).map_err(|e| anyhow::anyhow!("not a PKCS#8 Ed25519 key: {e}"))?;
         Self::from_signing_key(&key)
     }
 
@@ -51,13 +50,8 @@ impl SigningKeys {
     }
 
     fn from_signing_key(key: &SigningKey) -> anyhow::Result<Self> {
-        let private = key
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let public = key
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let private = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let public = key.verifying_key().to_public_key_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("{e}"))?;
         let kid = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]);
         Ok(SigningKeys {
             encoding: EncodingKey::from_ed_pem(private.as_bytes())?,
@@ -77,16 +71,12 @@ fn generate_into(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let pem = random_key()?
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pem = random_key()?.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(pem.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -105,10 +95,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(GENERATED_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(GENERATED_KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -118,9 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.pem");
         std::fs::write(&path, "not a key").unwrap();
-        let err = SigningKeys::load_or_generate(Some(&path), dir.path())
-            .err()
-            .unwrap();
+        let err = SigningKeys::load_or_generate(Some(&path), dir.path()).err().unwrap();
         assert!(format!("{err:#}").contains("k.pem"));
     }
 }

@@ -35,14 +35,8 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::OfficeOfficer,
-        Role::CountyOfficer,
-        Role::CountyHead,
-        Role::CityOfficer,
-        Role::Procurator,
-        Role::Admin,
-    ];
+    pub const ALL: [Role; 6] =
+        [Role::OfficeOfficer, Role::CountyOfficer, Role::CountyHead, Role::CityOfficer, Role::Procurator, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,10 +56,7 @@ impl Role {
 
     /// May change the case file: enrol, record registration, enrol and revoke devices.
     pub fn writes_cases(self) -> bool {
-        matches!(
-            self,
-            Role::OfficeOfficer | Role::CountyOfficer | Role::CityOfficer
-        )
+        matches!(self, Role::OfficeOfficer | Role::CountyOfficer | Role::CityOfficer)
     }
 }
 
@@ -78,13 +69,10 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                format!("unknown role {s:?}; one of {}", names.join(", "))
-            })
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            format!("unknown role {s:?}; one of {}", names.join(", "))
+        })
     }
 }
 
@@ -185,10 +173,7 @@ mod tests {
     #[test]
     fn only_officers_write_cases_and_admins_read_none() {
         let writers: Vec<_> = Role::ALL.into_iter().filter(|r| r.writes_cases()).collect();
-        assert_eq!(
-            writers,
-            [Role::OfficeOfficer, Role::CountyOfficer, Role::CityOfficer]
-        );
+        assert_eq!(writers, [Role::OfficeOfficer, Role::CountyOfficer, Role::CityOfficer]);
         assert!(!Role::Admin.reads_cases() && Role::Procurator.reads_cases());
     }
 
@@ -202,10 +187,7 @@ mod tests {
 
     #[test]
     fn scope_covers_by_level() {
-        let office = Scope::Office {
-            id: "ja-01".into(),
-            county: "420102".into(),
-        };
+        let office = Scope::Office { id: "ja-01".into(), county: "420102".into() };
         assert!(office.covers("ja-01", "420102", "420100"));
         assert!(!office.covers("ja-02", "420102", "420100"));
         assert!(Scope::County("420102".into()).covers("ja-02", "420102", "420100"));
@@ -218,16 +200,11 @@ mod tests {
 /// Checks a new user name: 3–64 lower-case letters, digits, '.', '_' or '-'.
 pub fn check_username(name: &str) -> crate::Result<()> {
     let ok = (3..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {
-        Err(crate::Error::invalid(
-            "username",
-            "must be 3–64 lower-case letters, digits, '.', '_' or '-'",
-        ))
+        Err(crate::Error::invalid("username", "must be 3–64 lower-case letters, digits, '.', '_' or '-'"))
     }
 }
 
@@ -244,31 +221,17 @@ pub fn resolve_scope(
     let err = |reason: String| crate::Error::invalid("scope", reason);
     match role {
         Role::OfficeOfficer => office
-            .map(|o| Scope::Office {
-                id: o.id.clone(),
-                county: o.county.clone(),
-            })
-            .ok_or_else(|| {
-                err(format!(
-                    "{scope:?} is not a judicial office; add it with `liandong office add`"
-                ))
-            }),
-        Role::CountyOfficer | Role::CountyHead => {
-            Ok(Scope::County(units.require_county("scope", scope)?.county))
-        }
+            .map(|o| Scope::Office { id: o.id.clone(), county: o.county.clone() })
+            .ok_or_else(|| err(format!("{scope:?} is not a judicial office; add it with `liandong office add`"))),
+        Role::CountyOfficer | Role::CountyHead => Ok(Scope::County(units.require_county("scope", scope)?.county)),
         Role::CityOfficer => units
             .get(scope, Level::City)
             .map(|u| Scope::City(u.adcode.clone()))
             .ok_or_else(|| err(format!("{scope} is not a city-level adcode"))),
-        Role::Procurator => match (
-            units.get(scope, Level::County),
-            units.get(scope, Level::City),
-        ) {
+        Role::Procurator => match (units.get(scope, Level::County), units.get(scope, Level::City)) {
             (Some(c), _) => Ok(Scope::County(c.adcode.clone())),
             (None, Some(c)) => Ok(Scope::City(c.adcode.clone())),
-            _ => Err(err(format!(
-                "{scope} is not a county- or city-level adcode"
-            ))),
+            _ => Err(err(format!("{scope} is not a county- or city-level adcode"))),
         },
         Role::Admin => units
             .any(scope)
@@ -285,24 +248,12 @@ mod scope_tests {
     #[test]
     fn each_role_takes_the_scope_of_its_level() {
         let units = Units::bundled().unwrap();
-        assert_eq!(
-            resolve_scope(Role::CountyOfficer, "420102", None, &units).unwrap(),
-            Scope::County("420102".into())
-        );
+        assert_eq!(resolve_scope(Role::CountyOfficer, "420102", None, &units).unwrap(), Scope::County("420102".into()));
         assert!(resolve_scope(Role::CountyOfficer, "420100", None, &units).is_err());
-        assert_eq!(
-            resolve_scope(Role::CityOfficer, "420100", None, &units).unwrap(),
-            Scope::City("420100".into())
-        );
+        assert_eq!(resolve_scope(Role::CityOfficer, "420100", None, &units).unwrap(), Scope::City("420100".into()));
         assert!(resolve_scope(Role::CityOfficer, "420102", None, &units).is_err());
-        assert_eq!(
-            resolve_scope(Role::Procurator, "420100", None, &units).unwrap(),
-            Scope::City("420100".into())
-        );
-        assert_eq!(
-            resolve_scope(Role::Procurator, "420106", None, &units).unwrap(),
-            Scope::County("420106".into())
-        );
+        assert_eq!(resolve_scope(Role::Procurator, "420100", None, &units).unwrap(), Scope::City("420100".into()));
+        assert_eq!(resolve_scope(Role::Procurator, "420106", None, &units).unwrap(), Scope::County("420106".into()));
         assert!(resolve_scope(Role::OfficeOfficer, "ja-01", None, &units).is_err());
     }
 

@@ -15,22 +15,13 @@ pub const MAX_LEN: usize = 256;
 pub fn check_new(field: &str, password: &str) -> Result<()> {
     let chars = password.chars().count();
     if chars < MIN_LEN {
-        return Err(Error::invalid(
-            field,
-            format!("must be at least {MIN_LEN} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at least {MIN_LEN} characters")));
     }
     if chars > MAX_LEN {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {MAX_LEN} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {MAX_LEN} characters")));
     }
     if password.trim() != password {
-        return Err(Error::invalid(
-            field,
-            "must not begin or end with white space",
-        ));
+        return Err(Error::invalid(field, "must not begin or end with white space"));
     }
     Ok(())
 }
@@ -49,11 +40,7 @@ pub fn hash(password: &str) -> Result<String> {
 /// Whether `password` matches the stored hash. A malformed stored hash never matches.
 pub fn verify(stored: &str, password: &str) -> bool {
     PasswordHash::new(stored)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)
 }
 
@@ -108,11 +95,7 @@ mod tests {
 
     #[test]
     fn lockout_starts_at_the_limit_and_doubles_to_the_cap() {
-        let l = Lockout {
-            max_failures: 5,
-            base: Duration::from_secs(60),
-            max: Duration::from_secs(900),
-        };
+        let l = Lockout { max_failures: 5, base: Duration::from_secs(60), max: Duration::from_secs(900) };
         assert_eq!(l.lock_for(4), None);
         assert_eq!(l.lock_for(5), Some(Duration::from_secs(60)));
         assert_eq!(l.lock_for(6), Some(Duration::from_secs(120)));

@@ -57,21 +57,9 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(
-        keys: SigningKeys,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        settings: AuthSettings,
-    ) -> Self {
+    pub fn new(keys: SigningKeys, store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: AuthSettings) -> Self {
         let ttl = Duration::from_secs(settings.status_cache_seconds.into());
-        Auth {
-            keys,
-            store,
-            clock,
-            settings,
-            users: StatusCache::new(ttl),
-            devices: StatusCache::new(ttl),
-        }
+        Auth { keys, store, clock, settings, users: StatusCache::new(ttl), devices: StatusCache::new(ttl) }
     }
 
     fn lockout(&self) -> password::Lockout {
@@ -86,16 +74,8 @@ impl Auth {
     /// name for a while, whether or not it exists.
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginToken> {
         let now = self.clock.now();
-        if let Some(until) = self
-            .store
-            .login_locked_until(username)
-            .await?
-            .filter(|u| *u > now)
-        {
-            let retry_after = (until - now)
-                .to_std()
-                .unwrap_or_default()
-                .max(Duration::from_secs(1));
+        if let Some(until) = self.store.login_locked_until(username).await?.filter(|u| *u > now) {
+            let retry_after = (until - now).to_std().unwrap_or_default().max(Duration::from_secs(1));
             return Err(Error::Throttled { retry_after });
         }
         let account = self.store.account_by_name(username).await?;
@@ -107,9 +87,7 @@ impl Auth {
                 self.issue_staff(&account)
             }
             None => {
-                self.store
-                    .record_login_failure(username, &self.lockout(), now)
-                    .await?;
+                self.store.record_login_failure(username, &self.lockout(), now).await?;
                 Err(Error::Unauthorized(BAD_LOGIN))
             }
         }
@@ -137,25 +115,13 @@ impl Auth {
 
     /// The staff member a bearer token stands for, if it is valid and its user still active.
     pub async fn staff(&self, token: &str) -> Result<Actor> {
-        let claims: StaffClaims = tokens::verify(
-            &self.keys,
-            token,
-            &self.settings.issuer,
-            STAFF_AUDIENCE,
-            self.clock.now(),
-        )?;
-        let user_id: i64 = claims
-            .sub
-            .parse()
-            .map_err(|_| Error::Unauthorized("the token is invalid"))?;
+        let claims: StaffClaims =
+            tokens::verify(&self.keys, token, &self.settings.issuer, STAFF_AUDIENCE, self.clock.now())?;
+        let user_id: i64 = claims.sub.parse().map_err(|_| Error::Unauthorized("the token is invalid"))?;
         let status = match self.users.get(&user_id) {
             Some(s) => s,
             None => {
-                let account = self
-                    .store
-                    .account(user_id)
-                    .await?
-                    .ok_or(Error::Unauthorized("the token is invalid"))?;
+                let account = self.store.account(user_id).await?.ok_or(Error::Unauthorized("the token is invalid"))?;
                 let status = UserStatus {
                     role: account.role,
                     scope: account.scope,
@@ -169,63 +135,35 @@ impl Auth {
         if status.disabled || status.epoch != claims.epoch || status.role.as_str() != claims.role {
             return Err(Error::Unauthorized("the token has been revoked"));
         }
-        Ok(Actor {
-            user_id,
-            role: status.role,
-            scope: status.scope,
-        })
+        Ok(Actor { user_id, role: status.role, scope: status.scope })
     }
 
     /// Changes the actor's own password. Every earlier token ends; a fresh one is returned.
-    pub async fn change_password(
-        &self,
-        actor: &Actor,
-        current: &str,
-        new: &str,
-    ) -> Result<LoginToken> {
-        let account = self
-            .store
-            .account(actor.user_id)
-            .await?
-            .ok_or(Error::Unauthorized("the token is invalid"))?;
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<LoginToken> {
+        let account = self.store.account(actor.user_id).await?.ok_or(Error::Unauthorized("the token is invalid"))?;
         let now = self.clock.now();
         if !check_password(Some(account.password_hash.clone()), current).await? {
-            self.store
-                .record_login_failure(&account.username, &self.lockout(), now)
-                .await?;
+            self.store.record_login_failure(&account.username, &self.lockout(), now).await?;
             return Err(Error::invalid("current_password", "does not match"));
         }
         password::check_new("new_password", new)?;
         if new == current {
-            return Err(Error::invalid(
-                "new_password",
-                "must differ from the current password",
-            ));
+            return Err(Error::invalid("new_password", "must differ from the current password"));
         }
         let owned = new.to_owned();
         let hash = tokio::task::spawn_blocking(move || password::hash(&owned))
             .await
             .map_err(|e| anyhow::anyhow!("hashing task: {e}"))??;
-        self.store
-            .set_password(account.id, &hash, &actor.label(), now)
-            .await?;
+        self.store.set_password(account.id, &hash, &actor.label(), now).await?;
         self.users.forget(&account.id);
-        let account = self
-            .store
-            .account(account.id)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
+        let account = self.store.account(account.id).await?.ok_or(Error::NotFound("user"))?;
         self.issue_staff(&account)
     }
 
     /// Exchanges a device's id and key for a device token bound to its person.
     pub async fn device_token(&self, device_id: i64, key: &str) -> Result<DeviceToken> {
         const BAD_DEVICE: &str = "unknown device or wrong device key";
-        let creds = self
-            .store
-            .device_credentials(device_id)
-            .await?
-            .ok_or(Error::Unauthorized(BAD_DEVICE))?;
+        let creds = self.store.device_credentials(device_id).await?.ok_or(Error::Unauthorized(BAD_DEVICE))?;
         if key_hash(key) != creds.key_hash {
             return Err(Error::Unauthorized(BAD_DEVICE));
         }
@@ -245,37 +183,22 @@ impl Auth {
         };
         let access_token = tokens::sign(&self.keys, &claims)?;
         Ok(DeviceToken {
-            token: LoginToken {
-                access_token,
-                token_type: "Bearer",
-                expires_in: lifetime as u64,
-            },
+            token: LoginToken { access_token, token_type: "Bearer", expires_in: lifetime as u64 },
             person_id: creds.device.person_id,
         })
     }
 
     /// The device a bearer token stands for, if it is valid and the device not revoked.
     pub async fn device(&self, token: &str) -> Result<DeviceActor> {
-        let claims: DeviceClaims = tokens::verify(
-            &self.keys,
-            token,
-            &self.settings.issuer,
-            DEVICE_AUDIENCE,
-            self.clock.now(),
-        )?;
-        let device_id: i64 = claims
-            .sub
-            .parse()
-            .map_err(|_| Error::Unauthorized("the token is invalid"))?;
-        let kind =
-            DeviceKind::parse(&claims.kind).ok_or(Error::Unauthorized("the token is invalid"))?;
+        let claims: DeviceClaims =
+            tokens::verify(&self.keys, token, &self.settings.issuer, DEVICE_AUDIENCE, self.clock.now())?;
+        let device_id: i64 = claims.sub.parse().map_err(|_| Error::Unauthorized("the token is invalid"))?;
+        let kind = DeviceKind::parse(&claims.kind).ok_or(Error::Unauthorized("the token is invalid"))?;
         let status = match self.devices.get(&device_id) {
             Some(s) => s,
             None => {
                 let creds = self.store.device_credentials(device_id).await?;
-                let status = DeviceStatus {
-                    revoked: creds.is_none_or(|c| c.device.revoked_at.is_some()),
-                };
+                let status = DeviceStatus { revoked: creds.is_none_or(|c| c.device.revoked_at.is_some()) };
                 self.devices.put(device_id, status);
                 status
             }
@@ -283,11 +206,7 @@ impl Auth {
         if status.revoked {
             return Err(Error::Unauthorized("the device has been revoked"));
         }
-        Ok(DeviceActor {
-            device_id,
-            person_id: claims.person,
-            kind,
-        })
+        Ok(DeviceActor { device_id, person_id: claims.person, kind })
     }
 
     /// Makes a revocation effective on this instance at once (others follow within the cache TTL).

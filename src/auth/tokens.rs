@@ -74,9 +74,7 @@ pub(super) fn verify<C: DeserializeOwned + Timed>(
         return Err(Error::Unauthorized("the token has expired"));
     }
     if claims.iat() > now + LEEWAY_SECS {
-        return Err(Error::Unauthorized(
-            "the token is invalid, or not meant for this service",
-        ));
+        return Err(Error::Unauthorized("the token is invalid, or not meant for this service"));
     }
     Ok(claims)
 }
@@ -134,10 +132,7 @@ mod tests {
         let token = sign(&keys, &claims(now, STAFF_AUDIENCE)).unwrap();
         assert_eq!(check(&keys, &token, now).unwrap().scope, "420102");
         let later = now + chrono::Duration::minutes(11);
-        assert!(matches!(
-            check(&keys, &token, later),
-            Err(Error::Unauthorized("the token has expired"))
-        ));
+        assert!(matches!(check(&keys, &token, later), Err(Error::Unauthorized("the token has expired"))));
     }
 
     #[test]
@@ -145,10 +140,7 @@ mod tests {
         let keys = SigningKeys::ephemeral().unwrap();
         let now = Utc::now();
         let device = sign(&keys, &claims(now, DEVICE_AUDIENCE)).unwrap();
-        assert!(
-            check(&keys, &device, now).is_err(),
-            "a device token is not a staff token"
-        );
+        assert!(check(&keys, &device, now).is_err(), "a device token is not a staff token");
         let mut foreign = claims(now, STAFF_AUDIENCE);
         foreign.iss = "someone-else".into();
         assert!(check(&keys, &sign(&keys, &foreign).unwrap(), now).is_err());
@@ -171,9 +163,6 @@ mod tests {
         admin.role = "admin".into();
         let admin = b64.encode(serde_json::to_vec(&admin).unwrap());
         parts[1] = &admin;
-        assert!(
-            check(&keys, &parts.join("."), now).is_err(),
-            "payload changed after signing"
-        );
+        assert!(check(&keys, &parts.join("."), now).is_err(), "payload changed after signing");
     }
 }

@@ -64,9 +64,7 @@ pub enum OversightCommand {
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Units)> {
-    let store = store::open(&settings.database_url())
-        .await
-        .context("opening the database")?;
+    let store = store::open(&settings.database_url()).await.context("opening the database")?;
     let units = match &settings.units_file {
         Some(path) => Units::from_file(path)?,
         None => Units::bundled()?,
@@ -85,9 +83,7 @@ pub async fn office(settings: Settings, command: OfficeCommand) -> anyhow::Resul
     let (store, units) = open(&settings).await?;
     let OfficeCommand::Add { id, county, name } = command;
     let office = Office::new(&id, &county, &name, &units)?;
-    let office = store
-        .create_office(&office, CLI_ACTOR, SystemClock.now())
-        .await?;
+    let office = store.create_office(&office, CLI_ACTOR, SystemClock.now()).await?;
     println!(
         "office {} ({}) in county {} ({})",
         office.id,
@@ -103,11 +99,7 @@ pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<Ex
     let (store, units) = open(&settings).await?;
     let now = SystemClock.now();
     match command {
-        UserCommand::Add {
-            username,
-            role,
-            scope,
-        } => {
+        UserCommand::Add { username, role, scope } => {
             check_username(&username)?;
             let office = match role {
                 Role::OfficeOfficer => store.office(&scope).await?,
@@ -115,12 +107,7 @@ pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<Ex
             };
             let scope = resolve_scope(role, &scope, office.as_ref(), &units)?;
             let password_hash = read_new_password().await?;
-            let user = NewUser {
-                username,
-                password_hash,
-                role,
-                scope,
-            };
+            let user = NewUser { username, password_hash, role, scope };
             let account = store.create_user(&user, CLI_ACTOR, now).await?;
             println!(
                 "user {} ({}) created: {}, scope {}",
@@ -138,18 +125,10 @@ pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<Ex
             );
         }
         UserCommand::Password { username } => {
-            let account = store
-                .account_by_name(&username)
-                .await?
-                .ok_or(crate::Error::NotFound("user"))?;
+            let account = store.account_by_name(&username).await?.ok_or(crate::Error::NotFound("user"))?;
             let hash = read_new_password().await?;
-            store
-                .set_password(account.id, &hash, CLI_ACTOR, now)
-                .await?;
-            println!(
-                "password of {} changed; earlier tokens stop working",
-                account.username
-            );
+            store.set_password(account.id, &hash, CLI_ACTOR, now).await?;
+            println!("password of {} changed; earlier tokens stop working", account.username);
         }
     }
     store.close().await;
@@ -167,10 +146,7 @@ async fn read_new_password() -> anyhow::Result<String> {
             Ok(first)
         } else {
             let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading the password from standard input")?;
+            std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
             Ok(line.trim_end_matches(['\n', '\r']).to_owned())
         }
     })
@@ -198,21 +174,14 @@ pub async fn oversight(settings: Settings, command: OversightCommand) -> anyhow:
     let report = verifier.finish();
     match &report.first_broken {
         None => {
-            println!(
-                "oversight log intact: {} events in {} county chains",
-                report.events,
-                report.heads.len()
-            );
+            println!("oversight log intact: {} events in {} county chains", report.events, report.heads.len());
             for (county, head) in &report.heads {
                 println!("  {county} {head}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Some(b) => {
-            println!(
-                "oversight log BROKEN at event {} (county {}): {}",
-                b.seq, b.county, b.reason
-            );
+            println!("oversight log BROKEN at event {} (county {}): {}", b.seq, b.county, b.reason);
             println!("{} events before it verified", report.events);
             Ok(ExitCode::from(2))
         }

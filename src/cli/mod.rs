@@ -12,11 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::settings::Settings;
 
 #[derive(Parser)]
-#[command(
-    name = "liandong",
-    version,
-    about = "Community-corrections digital supervision service"
-)]
+#[command(name = "liandong", version, about = "Community-corrections digital supervision service")]
 pub struct Cli {
     /// TOML settings file (environment variables LIANDONG_* override it).
     #[arg(long, global = true, env = "LIANDONG_CONFIG")]
@@ -69,8 +65,5 @@ pub async fn run() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIANDONG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

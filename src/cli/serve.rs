@@ -15,9 +15,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     if app.settings.clock == ClockMode::Test {
         tracing::warn!("the TEST CLOCK is on: time can be changed through the API; never use this in production");
     }
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("invalid setting listen: cannot bind {listen}"))?;
+    let listener =
+        TcpListener::bind(listen).await.with_context(|| format!("invalid setting listen: cannot bind {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
     println!("liandong listening on http://{addr} (OpenAPI: http://{addr}/api/openapi.json)");

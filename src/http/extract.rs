@@ -26,14 +26,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        let is_json =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !is_json {
             return Err(Problem::new(
@@ -44,14 +39,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
             )
             .with_field("Content-Type"));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            Problem::new(
-                e.status(),
-                "body-unreadable",
-                "Request body not accepted",
-                e.body_text(),
-            )
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::new(e.status(), "body-unreadable", "Request body not accepted", e.body_text()))?;
         parse_json(&bytes).map(AppJson)
     }
 }
@@ -79,14 +69,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(AppQuery)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let field = field_of(&path, &message);
-                Problem::malformed(Some(field.clone()), format!("{field}: {message}"))
-            })
+        serde_path_to_error::deserialize(de).map(AppQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            let field = field_of(&path, &message);
+            Problem::malformed(Some(field.clone()), format!("{field}: {message}"))
+        })
     }
 }
 
@@ -97,21 +85,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for AppPath
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(v)| AppPath(v))
-            .map_err(|e| match e {
-                PathRejection::FailedToDeserializePathParams(inner) => {
-                    let key = match inner.kind() {
-                        axum::extract::path::ErrorKind::ParseErrorAtKey { key, .. } => {
-                            Some(key.clone())
-                        }
-                        _ => None,
-                    };
-                    Problem::malformed(key, inner.body_text())
-                }
-                other => Problem::malformed(None, other.body_text()),
-            })
+        Path::<T>::from_request_parts(parts, state).await.map(|Path(v)| AppPath(v)).map_err(|e| match e {
+            PathRejection::FailedToDeserializePathParams(inner) => {
+                let key = match inner.kind() {
+                    axum::extract::path::ErrorKind::ParseErrorAtKey { key, .. } => Some(key.clone()),
+                    _ => None,
+                };
+                Problem::malformed(key, inner.body_text())
+            }
+            other => Problem::malformed(None, other.body_text()),
+        })
     }
 }
 
@@ -125,10 +108,7 @@ fn strip_position(message: &str) -> String {
 /// The field a deserialisation error is about: its path, and for a missing field the name in
 /// backticks below that path (an unknown field's path already ends with its name).
 fn field_of(path: &str, message: &str) -> String {
-    let missing = message
-        .starts_with("missing field")
-        .then(|| message.split('`').nth(1))
-        .flatten();
+    let missing = message.starts_with("missing field").then(|| message.split('`').nth(1)).flatten();
     match (path, missing) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => "body".to_owned(),
@@ -138,21 +118,15 @@ fn field_of(path: &str, message: &str) -> String {
 }
 
 fn bearer(parts: &Parts) -> Result<&str, Error> {
-    let value = parts.headers.get(AUTHORIZATION).ok_or(Error::Unauthorized(
-        "an Authorization: Bearer token is required",
-    ))?;
+    let value =
+        parts.headers.get(AUTHORIZATION).ok_or(Error::Unauthorized("an Authorization: Bearer token is required"))?;
     value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or(Error::Unauthorized(
-            "an Authorization: Bearer token is required",
-        ))
+        .ok_or(Error::Unauthorized("an Authorization: Bearer token is required"))
 }
 
 /// An authenticated staff member.
@@ -205,22 +179,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
 
 impl IdempotencyHeader {
     /// The key as the store keeps it: per principal, bound to this exact request.
-    pub fn bind(
-        self,
-        principal: &str,
-        route: &str,
-        body: &impl Serialize,
-    ) -> Option<IdempotencyKey> {
+    pub fn bind(self, principal: &str, route: &str, body: &impl Serialize) -> Option<IdempotencyKey> {
         let key = self.0?;
-        let body = serde_json::to_value(body)
-            .map(|v| canonical_json(&v))
-            .unwrap_or_default();
+        let body = serde_json::to_value(body).map(|v| canonical_json(&v)).unwrap_or_default();
         let request_hash = hex::encode(Sha256::digest(format!("{route}\n{body}").as_bytes()));
-        Some(IdempotencyKey {
-            principal: principal.to_owned(),
-            key,
-            request_hash,
-        })
+        Some(IdempotencyKey { principal: principal.to_owned(), key, request_hash })
     }
 }
 
@@ -253,17 +216,8 @@ mod tests {
         assert_eq!(field("{"), (400, None));
         assert_eq!(field("{}"), (422, Some("name".into())));
         assert_eq!(field(r#"{"name": 5}"#), (422, Some("name".into())));
-        assert_eq!(
-            field(r#"{"name": "a", "extra": 1}"#),
-            (422, Some("extra".into()))
-        );
-        assert_eq!(
-            field(r#"{"name": "a", "inner": {"n": 300}}"#),
-            (422, Some("inner.n".into()))
-        );
-        assert_eq!(
-            field(r#"{"name": "a", "inner": {}}"#),
-            (422, Some("inner.n".into()))
-        );
+        assert_eq!(field(r#"{"name": "a", "extra": 1}"#), (422, Some("extra".into())));
+        assert_eq!(field(r#"{"name": "a", "inner": {"n": 300}}"#), (422, Some("inner.n".into())));
+        assert_eq!(field(r#"{"name": "a", "inner": {}}"#), (422, Some("inner.n".into())));
     }
 }

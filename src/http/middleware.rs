@@ -24,17 +24,9 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(
-            http.status = status,
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            "handled"
-        );
+        tracing::info!(http.status = status, duration_ms = elapsed.as_secs_f64() * 1000.0, "handled");
     });
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     response

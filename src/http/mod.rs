@@ -35,10 +35,7 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .build();
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
 }
@@ -68,18 +65,8 @@ pub fn router(app: Arc<App>) -> Router {
     let (router, openapi) = api(&app).split_for_parts();
     let openapi = Arc::new(openapi);
     router
-        .route(
-            "/api/openapi.json",
-            get(move || async move { Json(openapi.as_ref().clone()) }),
-        )
-        .fallback(|| async {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
-                "no such route",
-            )
-        })
+        .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -90,8 +77,6 @@ pub fn router(app: Arc<App>) -> Router {
         })
         .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
         .layer(axum::middleware::from_fn(middleware::observe))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            middleware::panic_problem,
-        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_problem))
         .with_state(app)
 }

@@ -23,12 +23,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        slug: &str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Problem {
             kind: format!("urn:liandong:problem:{slug}"),
             title,
@@ -47,23 +42,13 @@ impl Problem {
     /// Input that is well-formed but cannot be accepted.
     pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         let field = field.into();
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-input",
-            "Invalid input",
-            format!("{field}: {reason}"),
-        )
-        .with_field(field)
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input", format!("{field}: {reason}"))
+            .with_field(field)
     }
 
     /// A request that cannot be read at all.
     pub fn malformed(field: Option<String>, detail: impl Into<String>) -> Self {
-        let p = Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-request",
-            "Malformed request",
-            detail,
-        );
+        let p = Problem::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail);
         match field {
             Some(f) => p.with_field(f),
             None => p,
@@ -86,24 +71,14 @@ impl From<Error> for Problem {
     fn from(e: Error) -> Self {
         match e {
             Error::Invalid { field, reason } => Problem::invalid(field, reason),
-            Error::NotFound(what) => Problem::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
-                format!("no such {what} in your scope"),
-            ),
-            Error::Conflict(detail) => {
-                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+            Error::NotFound(what) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("no such {what} in your scope"))
             }
-            Error::Unauthorized(detail) => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Not authenticated",
-                detail,
-            ),
-            Error::Forbidden(detail) => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+            Error::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
+            Error::Unauthorized(detail) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not authenticated", detail)
             }
+            Error::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail),
             Error::Throttled { retry_after } => {
                 let mut p = Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -139,10 +114,7 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(&self)).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -23,16 +23,7 @@ pub fn event_hash(e: &Event) -> String {
     let at = e.at.to_rfc3339_opts(SecondsFormat::Micros, true);
     let seq = e.seq.to_string();
     let person = e.person_id.map(|p| p.to_string()).unwrap_or_default();
-    for field in [
-        &e.prev_hash,
-        &seq,
-        &at,
-        &e.county,
-        &e.kind,
-        &person,
-        &e.actor,
-        &e.data,
-    ] {
+    for field in [&e.prev_hash, &seq, &at, &e.county, &e.kind, &person, &e.actor, &e.data] {
         h.update(field.as_bytes());
         h.update(b"\n");
     }
@@ -45,15 +36,10 @@ pub fn canonical_json(v: &serde_json::Value) -> String {
     fn sorted(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Object(map) => {
-                let ordered: BTreeMap<&String, serde_json::Value> =
-                    map.iter().map(|(k, v)| (k, sorted(v))).collect();
-                serde_json::Value::Object(
-                    ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect(),
-                )
+                let ordered: BTreeMap<&String, serde_json::Value> = map.iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::Value::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
             }
-            serde_json::Value::Array(items) => {
-                serde_json::Value::Array(items.iter().map(sorted).collect())
-            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
         }
     }
@@ -95,10 +81,7 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(first_seq: Option<i64>) -> Self {
-        Verifier {
-            report: VerifyReport::default(),
-            next_seq: first_seq,
-        }
+        Verifier { report: VerifyReport::default(), next_seq: first_seq }
     }
 
     /// Feeds the next event; returns false once a link is broken (later events are not checked).
@@ -106,30 +89,14 @@ impl Verifier {
         if self.report.first_broken.is_some() {
             return false;
         }
-        let broken = |reason: String| Broken {
-            seq: e.seq,
-            county: e.county.clone(),
-            reason,
-        };
-        let expected_prev = self
-            .report
-            .heads
-            .get(&e.county)
-            .map(String::as_str)
-            .unwrap_or(GENESIS);
+        let broken = |reason: String| Broken { seq: e.seq, county: e.county.clone(), reason };
+        let expected_prev = self.report.heads.get(&e.county).map(String::as_str).unwrap_or(GENESIS);
         let failure = if let Some(next) = self.next_seq.filter(|n| *n != e.seq) {
-            Some(broken(format!(
-                "expected event {next}, found {}: events are missing or out of order",
-                e.seq
-            )))
+            Some(broken(format!("expected event {next}, found {}: events are missing or out of order", e.seq)))
         } else if e.prev_hash != expected_prev {
-            Some(broken(
-                "prev_hash does not match the previous event of this county".into(),
-            ))
+            Some(broken("prev_hash does not match the previous event of this county".into()))
         } else if event_hash(e) != e.hash {
-            Some(broken(
-                "hash does not match the event's content: the event was altered".into(),
-            ))
+            Some(broken("hash does not match the event's content: the event was altered".into()))
         } else {
             None
         };
@@ -172,12 +139,8 @@ mod tests {
         let mut heads: BTreeMap<String, String> = BTreeMap::new();
         let mut events = Vec::new();
         for (seq, county) in [(1, "420102"), (2, "420106"), (3, "420102"), (4, "420102")] {
-            let new = NewEvent::new(
-                EventKind::PersonEnrolled,
-                county,
-                "user:1",
-                json!({"z": 1, "a": {"y": 2, "b": 3}}),
-            );
+            let new =
+                NewEvent::new(EventKind::PersonEnrolled, county, "user:1", json!({"z": 1, "a": {"y": 2, "b": 3}}));
             let prev = heads.get(county).cloned().unwrap_or_else(|| GENESIS.into());
             let e = Event::seal(&new, seq, at, &prev);
             heads.insert(county.into(), e.hash.clone());
@@ -188,10 +151,7 @@ mod tests {
 
     #[test]
     fn data_is_canonical_whatever_the_key_order() {
-        assert_eq!(
-            canonical_json(&json!({"b": [ {"d": 1, "c": 2} ], "a": null})),
-            r#"{"a":null,"b":[{"c":2,"d":1}]}"#
-        );
+        assert_eq!(canonical_json(&json!({"b": [ {"d": 1, "c": 2} ], "a": null})), r#"{"a":null,"b":[{"c":2,"d":1}]}"#);
     }
 
     #[test]

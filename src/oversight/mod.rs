@@ -52,19 +52,8 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(
-        kind: EventKind,
-        county: &str,
-        actor: impl Into<String>,
-        data: serde_json::Value,
-    ) -> Self {
-        NewEvent {
-            kind,
-            county: county.to_owned(),
-            person_id: None,
-            actor: actor.into(),
-            data,
-        }
+    pub fn new(kind: EventKind, county: &str, actor: impl Into<String>, data: serde_json::Value) -> Self {
+        NewEvent { kind, county: county.to_owned(), person_id: None, actor: actor.into(), data }
     }
 
     pub fn about(mut self, person_id: i64) -> Self {

@@ -6,8 +6,7 @@ mod person;
 use serde::Serialize;
 
 pub use person::{
-    Category, Enrolment, NewPerson, Person, PersonFilter, Registration, RegistrationDue,
-    Responsible, SupervisionState,
+    Category, Enrolment, NewPerson, Person, PersonFilter, Registration, RegistrationDue, Responsible, SupervisionState,
 };
 
 use crate::units::Units;
@@ -25,27 +24,17 @@ pub struct Office {
 impl Office {
     /// Validates an office as an administrator adds it.
     pub fn new(id: &str, county: &str, name: &str, units: &Units) -> Result<Office> {
-        let id_ok = (1..=40).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let id_ok =
+            (1..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok {
-            return Err(Error::invalid(
-                "id",
-                "must be 1–40 letters, digits, '-' or '_'",
-            ));
+            return Err(Error::invalid("id", "must be 1–40 letters, digits, '-' or '_'"));
         }
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(Error::invalid("name", "must be 1–100 characters"));
         }
         let place = units.require_county("county", county)?;
-        Ok(Office {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            county: place.county,
-            city: place.city,
-        })
+        Ok(Office { id: id.to_owned(), name: name.to_owned(), county: place.county, city: place.city })
     }
 }
 
@@ -57,10 +46,7 @@ mod tests {
     fn an_office_takes_its_city_from_the_county() {
         let units = Units::bundled().unwrap();
         let office = Office::new("ja-dazhi", "420102", " 大智街司法所 ", &units).unwrap();
-        assert_eq!(
-            (office.city.as_str(), office.name.as_str()),
-            ("420100", "大智街司法所")
-        );
+        assert_eq!((office.city.as_str(), office.name.as_str()), ("420100", "大智街司法所"));
     }
 
     #[test]

@@ -34,14 +34,9 @@ impl Category {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Category::Control,
-            Category::Probation,
-            Category::Parole,
-            Category::TemporaryRelease,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+        [Category::Control, Category::Probation, Category::Parole, Category::TemporaryRelease]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 }
 
@@ -149,41 +144,24 @@ impl Enrolment {
         }
         match (self.category, self.released_on) {
             (Category::Parole, None) => {
-                return Err(Error::invalid(
-                    "released_on",
-                    "is required for parole: registration runs from release",
-                ))
+                return Err(Error::invalid("released_on", "is required for parole: registration runs from release"))
             }
             (Category::Control | Category::Probation, Some(_)) => {
-                return Err(Error::invalid(
-                    "released_on",
-                    "applies only to parole and temporary release",
-                ))
+                return Err(Error::invalid("released_on", "applies only to parole and temporary release"))
             }
             _ => {}
         }
         if let Some(released) = self.released_on {
             if released < self.judgment_effective_on {
-                return Err(Error::invalid(
-                    "released_on",
-                    "must not be before judgment_effective_on",
-                ));
+                return Err(Error::invalid("released_on", "must not be before judgment_effective_on"));
             }
         }
         let starts = self.released_on.unwrap_or(self.judgment_effective_on);
         if self.supervision_ends_on <= starts {
-            return Err(Error::invalid(
-                "supervision_ends_on",
-                "must be after judgment_effective_on and released_on",
-            ));
+            return Err(Error::invalid("supervision_ends_on", "must be after judgment_effective_on and released_on"));
         }
-        let registration_due_on = registration_due(
-            self.category,
-            self.judgment_effective_on,
-            self.released_on,
-            policy,
-        )
-        .ok_or_else(|| Error::invalid("judgment_effective_on", "is out of range"))?;
+        let registration_due_on = registration_due(self.category, self.judgment_effective_on, self.released_on, policy)
+            .ok_or_else(|| Error::invalid("judgment_effective_on", "is out of range"))?;
         Ok(NewPerson {
             name: name.to_owned(),
             category: self.category,
@@ -284,10 +262,7 @@ impl Registration {
             return Err(Error::invalid("on", "must not be in the future"));
         }
         if on < person.supervision_starts_on() {
-            return Err(Error::invalid(
-                "on",
-                "must not be before supervision starts",
-            ));
+            return Err(Error::invalid("on", "must not be before supervision starts"));
         }
         if on > person.supervision_ends_on {
             return Err(Error::invalid("on", "must not be after supervision ends"));
@@ -338,59 +313,38 @@ mod tests {
     #[test]
     fn registration_is_due_ten_days_after_the_judgment_or_release() {
         let (units, policy) = (Units::bundled().unwrap(), Policy::default());
-        let probation = enrolment(Category::Probation, None)
-            .validate(&units, &policy)
-            .unwrap();
+        let probation = enrolment(Category::Probation, None).validate(&units, &policy).unwrap();
         assert_eq!(probation.registration_due_on, day("2026-03-11"));
-        let parole = enrolment(Category::Parole, Some("2026-03-05"))
-            .validate(&units, &policy)
-            .unwrap();
+        let parole = enrolment(Category::Parole, Some("2026-03-05")).validate(&units, &policy).unwrap();
         assert_eq!(parole.registration_due_on, day("2026-03-15"));
-        let temporary = enrolment(Category::TemporaryRelease, None)
-            .validate(&units, &policy)
-            .unwrap();
+        let temporary = enrolment(Category::TemporaryRelease, None).validate(&units, &policy).unwrap();
         assert_eq!(temporary.registration_due_on, day("2026-03-11"));
     }
 
     #[test]
     fn inconsistent_dates_name_the_field() {
         let (units, policy) = (Units::bundled().unwrap(), Policy::default());
+        assert_eq!(invalid_field(enrolment(Category::Parole, None).validate(&units, &policy)), "released_on");
         assert_eq!(
-            invalid_field(enrolment(Category::Parole, None).validate(&units, &policy)),
+            invalid_field(enrolment(Category::Probation, Some("2026-03-05")).validate(&units, &policy)),
             "released_on"
         );
         assert_eq!(
-            invalid_field(
-                enrolment(Category::Probation, Some("2026-03-05")).validate(&units, &policy)
-            ),
-            "released_on"
-        );
-        assert_eq!(
-            invalid_field(
-                enrolment(Category::Parole, Some("2026-02-01")).validate(&units, &policy)
-            ),
+            invalid_field(enrolment(Category::Parole, Some("2026-02-01")).validate(&units, &policy)),
             "released_on"
         );
         let mut backwards = enrolment(Category::Control, None);
         backwards.supervision_ends_on = day("2026-02-01");
-        assert_eq!(
-            invalid_field(backwards.validate(&units, &policy)),
-            "supervision_ends_on"
-        );
+        assert_eq!(invalid_field(backwards.validate(&units, &policy)), "supervision_ends_on");
         let mut city = enrolment(Category::Control, None);
         city.residence_adcode = "420100".into();
-        assert_eq!(
-            invalid_field(city.validate(&units, &policy)),
-            "residence_adcode"
-        );
+        assert_eq!(invalid_field(city.validate(&units, &policy)), "residence_adcode");
     }
 
     #[test]
     fn a_custodian_answers_for_a_late_hand_over() {
         let (units, policy) = (Units::bundled().unwrap(), Policy::default());
-        let p = enrolment(Category::TemporaryRelease, None)
-            .validate(&units, &policy)
-            .unwrap();
+        let p = enrolment(Category::TemporaryRelease, None).validate(&units, &policy).unwrap();
         let person = Person {
             id: 1,
             name: p.name,
@@ -409,24 +363,10 @@ mod tests {
             created_at: Utc::now(),
         };
         let status = person.registration(day("2026-03-14"));
-        assert_eq!(
-            (status.responsible, status.days_late, status.missed),
-            (Responsible::Custodian, 3, true)
-        );
-        assert!(
-            !person.registration(day("2026-03-11")).missed,
-            "the due day itself is in time"
-        );
-        let err = Registration {
-            on: Some(day("2026-02-28")),
-        }
-        .day(&person, day("2026-03-14"))
-        .unwrap_err();
+        assert_eq!((status.responsible, status.days_late, status.missed), (Responsible::Custodian, 3, true));
+        assert!(!person.registration(day("2026-03-11")).missed, "the due day itself is in time");
+        let err = Registration { on: Some(day("2026-02-28")) }.day(&person, day("2026-03-14")).unwrap_err();
         assert!(err.to_string().starts_with("on:"));
-        assert!(Registration {
-            on: Some(day("2026-03-15"))
-        }
-        .day(&person, day("2026-03-14"))
-        .is_err());
+        assert!(Registration { on: Some(day("2026-03-15")) }.day(&person, day("2026-03-14")).is_err());
     }
 }

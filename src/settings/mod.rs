@@ -108,24 +108,13 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
-            anyhow::ensure!(
-                path.is_file(),
-                "settings file {} does not exist",
-                path.display()
-            );
+            anyhow::ensure!(path.is_file(), "settings file {} does not exist", path.display());
             figment = figment.merge(Toml::file_exact(path));
         }
         // Variables that configure the tools around the service, not the service itself.
-        let env =
-            Env::prefixed("LIANDONG_")
-                .split("__")
-                .ignore(&["config", "test_postgres_url", "log"]);
+        let env = Env::prefixed("LIANDONG_").split("__").ignore(&["config", "test_postgres_url", "log"]);
         let settings: Settings = figment.merge(env).extract().map_err(|e| {
-            let e = e
-                .into_iter()
-                .next()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let e = e.into_iter().next().map(|e| e.to_string()).unwrap_or_default();
             anyhow::anyhow!("invalid setting: {e}")
         })?;
         settings.validate()?;
@@ -138,10 +127,7 @@ impl Settings {
             ("auth.staff_token_minutes", self.auth.staff_token_minutes),
             ("auth.device_token_hours", self.auth.device_token_hours),
             ("auth.login_max_failures", self.auth.login_max_failures),
-            (
-                "auth.login_lockout_seconds",
-                self.auth.login_lockout_seconds,
-            ),
+            ("auth.login_lockout_seconds", self.auth.login_lockout_seconds),
         ];
         for (name, value) in positive {
             anyhow::ensure!(value > 0, "invalid setting {name}: must be at least 1");
@@ -150,33 +136,19 @@ impl Settings {
             self.auth.login_lockout_max_seconds >= self.auth.login_lockout_seconds,
             "invalid setting auth.login_lockout_max_seconds: must be at least auth.login_lockout_seconds"
         );
-        anyhow::ensure!(
-            !self.auth.issuer.trim().is_empty(),
-            "invalid setting auth.issuer: must not be empty"
-        );
-        anyhow::ensure!(
-            self.max_body_bytes >= 1024,
-            "invalid setting max_body_bytes: must be at least 1024"
-        );
+        anyhow::ensure!(!self.auth.issuer.trim().is_empty(), "invalid setting auth.issuer: must not be empty");
+        anyhow::ensure!(self.max_body_bytes >= 1024, "invalid setting max_body_bytes: must be at least 1024");
         if let Some(url) = &self.database_url {
-            let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
-                .iter()
-                .any(|s| url.0.starts_with(s));
-            anyhow::ensure!(
-                scheme_ok,
-                "invalid setting database_url: must start with sqlite: or postgres://"
-            );
+            let scheme_ok = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| url.0.starts_with(s));
+            anyhow::ensure!(scheme_ok, "invalid setting database_url: must start with sqlite: or postgres://");
         }
         self.policy.validate()
     }
 
     pub fn tz(&self) -> anyhow::Result<chrono_tz::Tz> {
-        self.time_zone.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "invalid setting time_zone: {:?} is not an IANA time zone",
-                self.time_zone
-            )
-        })
+        self.time_zone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid setting time_zone: {:?} is not an IANA time zone", self.time_zone))
     }
 
     /// The database URL, defaulting to the SQLite file in the data directory.
@@ -198,38 +170,23 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.policy.registration_days, 10);
-        assert!(
-            s.database_url().starts_with("sqlite://") && s.database_url().ends_with("liandong.db")
-        );
+        assert!(s.database_url().starts_with("sqlite://") && s.database_url().ends_with("liandong.db"));
     }
 
     #[test]
     fn a_bad_value_names_its_setting() {
-        let s = Settings {
-            time_zone: "Mars/Olympus".into(),
-            ..Settings::default()
-        };
+        let s = Settings { time_zone: "Mars/Olympus".into(), ..Settings::default() };
         assert!(s.validate().unwrap_err().to_string().contains("time_zone"));
         let mut s = Settings::default();
         s.policy.trip_office_max_days = 40;
-        assert!(s
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("policy.trip_office_max_days"));
+        assert!(s.validate().unwrap_err().to_string().contains("policy.trip_office_max_days"));
     }
 
     #[test]
-    #[expect(
-        clippy::result_large_err,
-        reason = "figment's test jail returns its own error type"
-    )]
+    #[expect(clippy::result_large_err, reason = "figment's test jail returns its own error type")]
     fn the_file_and_environment_override_defaults_in_that_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "l.toml",
-                "listen = \"0.0.0.0:9000\"\n[policy]\nregistration_days = 12\n",
-            )?;
+            jail.create_file("l.toml", "listen = \"0.0.0.0:9000\"\n[policy]\nregistration_days = 12\n")?;
             jail.set_env("LIANDONG_POLICY__REGISTRATION_DAYS", "15");
             let s = Settings::load(Some(Path::new("l.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
@@ -242,16 +199,11 @@ mod tests {
     }
 
     #[test]
-    #[expect(
-        clippy::result_large_err,
-        reason = "figment's test jail returns its own error type"
-    )]
+    #[expect(clippy::result_large_err, reason = "figment's test jail returns its own error type")]
     fn an_unknown_key_in_the_file_is_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("l.toml", "lisen = \"0.0.0.0:9000\"\n")?;
-            let err = Settings::load(Some(Path::new("l.toml")))
-                .unwrap_err()
-                .to_string();
+            let err = Settings::load(Some(Path::new("l.toml"))).unwrap_err().to_string();
             assert!(err.contains("lisen"), "{err}");
             Ok(())
         });

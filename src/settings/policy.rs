@@ -89,10 +89,7 @@ impl Policy {
             ("trip_office_max_days", self.trip_office_max_days),
             ("trip_county_max_days", self.trip_county_max_days),
             ("trip_cumulative_max_days", self.trip_cumulative_max_days),
-            (
-                "trip_cumulative_window_days",
-                self.trip_cumulative_window_days,
-            ),
+            ("trip_cumulative_window_days", self.trip_cumulative_window_days),
             ("regular_travel_months", self.regular_travel_months),
             ("phone_interval_minutes", self.phone_interval_minutes),
             ("phone_lost_contact_hours", self.phone_lost_contact_hours),
@@ -100,10 +97,7 @@ impl Policy {
             ("tag_lost_contact_minutes", self.tag_lost_contact_minutes),
             ("checkin_answer_minutes", self.checkin_answer_minutes),
             ("unreachable_warn_hours", self.unreachable_warn_hours),
-            (
-                "monitoring_order_max_months",
-                self.monitoring_order_max_months,
-            ),
+            ("monitoring_order_max_months", self.monitoring_order_max_months),
             ("admonition_max_days", self.admonition_max_days),
             ("revocation_after_days", self.revocation_after_days),
             ("ack_urgent_minutes", self.ack_urgent_minutes),
@@ -112,10 +106,7 @@ impl Policy {
             ("fix_retention_days", self.fix_retention_days),
         ];
         for (name, value) in at_least_one {
-            anyhow::ensure!(
-                value >= 1,
-                "invalid setting policy.{name}: must be at least 1"
-            );
+            anyhow::ensure!(value >= 1, "invalid setting policy.{name}: must be at least 1");
         }
         anyhow::ensure!(
             self.trip_office_max_days <= self.trip_county_max_days,
@@ -125,13 +116,9 @@ impl Policy {
             self.admonition_max_days <= self.revocation_after_days,
             "invalid setting policy.admonition_max_days: must not exceed policy.revocation_after_days"
         );
-        for (name, value) in [
-            ("absence_far_km", self.absence_far_km),
-            (
-                "absence_far_max_accuracy_m",
-                self.absence_far_max_accuracy_m,
-            ),
-        ] {
+        for (name, value) in
+            [("absence_far_km", self.absence_far_km), ("absence_far_max_accuracy_m", self.absence_far_max_accuracy_m)]
+        {
             anyhow::ensure!(
                 value.is_finite() && value > 0.0,
                 "invalid setting policy.{name}: must be a positive number"

@@ -24,7 +24,7 @@ use crate::oversight::Event;
 use crate::register::{NewPerson, Office, Person, PersonFilter};
 use crate::Result;
 
-/// Offices, staff accounts, login throttling and devices.
+/// Offices, staff accounts and login throttling.
 #[async_trait]
 pub trait AccountStore {
     /// Adds an office; adding the same office again is a no-op, a different one with the same id
@@ -43,13 +43,13 @@ pub trait AccountStore {
     /// The lock on a user name after failed logins, if any.
     async fn login_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>>;
     /// Counts a failed login; returns the number of failures in a row.
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        lock: &dyn LockRule,
-        at: DateTime<Utc>,
-    ) -> Result<u32>;
+    async fn record_login_failure(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<u32>;
     async fn clear_login_failures(&self, username: &str) -> Result<()>;
+}
+
+/// Phones and tags.
+#[async_trait]
+pub trait DeviceStore {
     /// Enrols a device for a person in the actor's scope; `key_hash` is the SHA-256 of its key.
     async fn enrol_device(
         &self,
@@ -60,13 +60,7 @@ pub trait AccountStore {
         idem: Option<&IdempotencyKey>,
         at: DateTime<Utc>,
     ) -> Result<Enrolled<Device>>;
-    async fn revoke_device(
-        &self,
-        actor: &Actor,
-        person_id: i64,
-        device_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<Device>;
+    async fn revoke_device(&self, actor: &Actor, person_id: i64, device_id: i64, at: DateTime<Utc>) -> Result<Device>;
     async fn devices(&self, actor: &Actor, person_id: i64) -> Result<Vec<Device>>;
     /// A device for authentication (not scoped: the key or token is the credential).
     async fn device_credentials(&self, device_id: i64) -> Result<Option<DeviceCredentials>>;
@@ -86,20 +80,9 @@ pub trait CaseStore {
     async fn person(&self, actor: &Actor, id: i64) -> Result<Option<Person>>;
     /// The person a device reports for: the only person a device may see.
     async fn device_person(&self, device: &DeviceActor) -> Result<Option<Person>>;
-    async fn persons(
-        &self,
-        actor: &Actor,
-        filter: &PersonFilter,
-        today: NaiveDate,
-    ) -> Result<Vec<Person>>;
+    async fn persons(&self, actor: &Actor, filter: &PersonFilter, today: NaiveDate) -> Result<Vec<Person>>;
     /// Records registration (报到) on `on`; recording the same day again changes nothing.
-    async fn record_registration(
-        &self,
-        actor: &Actor,
-        id: i64,
-        on: NaiveDate,
-        at: DateTime<Utc>,
-    ) -> Result<Person>;
+    async fn record_registration(&self, actor: &Actor, id: i64, on: NaiveDate, at: DateTime<Utc>) -> Result<Person>;
 }
 
 /// The oversight log. Appending happens inside the other methods' transactions.
@@ -111,7 +94,7 @@ pub trait LogStore {
 
 /// The storage the service runs on.
 #[async_trait]
-pub trait Store: AccountStore + CaseStore + LogStore + Send + Sync + 'static {
+pub trait Store: AccountStore + DeviceStore + CaseStore + LogStore + Send + Sync + 'static {
     /// The database answers.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);
@@ -124,9 +107,6 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::Backend::open(url.parse()?).await?))
     } else {
-        Err(crate::Error::invalid(
-            "database_url",
-            "must start with sqlite: or postgres://",
-        ))
+        Err(crate::Error::invalid("database_url", "must start with sqlite: or postgres://"))
     }
 }

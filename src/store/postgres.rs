@@ -23,10 +23,7 @@ impl Backend {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Backend {
-            read: pool.clone(),
-            write: pool,
-        })
+        Ok(Backend { read: pool.clone(), write: pool })
     }
 }
 
@@ -42,5 +39,7 @@ mod accounts;
 mod cases;
 #[path = "sql/common.rs"]
 mod common;
+#[path = "sql/devices.rs"]
+mod devices;
 #[path = "sql/log.rs"]
 mod log;

@@ -25,28 +25,17 @@ impl Backend {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let in_memory = options.get_filename().as_os_str() == ":memory:";
-        if let Some(dir) = options
-            .get_filename()
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                anyhow::anyhow!("creating database directory {}: {e}", dir.display())
-            })?;
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating database directory {}: {e}", dir.display()))?;
         }
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("migrations/sqlite").run(&write).await?;
         // An in-memory database exists once per connection: it must read where it writes.
         let read = if in_memory {
             write.clone()
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options.read_only(true))
-                .await?
+            SqlitePoolOptions::new().max_connections(8).connect_with(options.read_only(true)).await?
         };
         Ok(Backend { read, write })
     }
@@ -66,5 +55,7 @@ mod accounts;
 mod cases;
 #[path = "sql/common.rs"]
 mod common;
+#[path = "sql/devices.rs"]
+mod devices;
 #[path = "sql/log.rs"]
 mod log;

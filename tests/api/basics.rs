@@ -14,23 +14,12 @@ backend_tests!(
 );
 
 async fn health_readiness_and_metrics_answer(t: &TestApp) {
-    assert_eq!(
-        t.call(Method::GET, "/healthz", None, None).await.body,
-        json!({"status": "ok"})
-    );
-    assert_eq!(
-        t.call(Method::GET, "/readyz", None, None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(t.call(Method::GET, "/healthz", None, None).await.body, json!({"status": "ok"}));
+    assert_eq!(t.call(Method::GET, "/readyz", None, None).await.status, StatusCode::OK);
     t.login("nobody", "whatever password").await;
     let metrics = t.call(Method::GET, "/metrics", None, None).await;
     let text = metrics.body.as_str().unwrap();
-    assert!(
-        text.contains(
-            r#"http_requests_total{method="POST",route="/api/v1/auth/login",status="401"}"#
-        ),
-        "{text}"
-    );
+    assert!(text.contains(r#"http_requests_total{method="POST",route="/api/v1/auth/login",status="401"}"#), "{text}");
     t.app.store.close().await;
     let down = t.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -38,10 +27,7 @@ async fn health_readiness_and_metrics_answer(t: &TestApp) {
 }
 
 async fn the_openapi_document_describes_every_route(t: &TestApp) {
-    let doc = t
-        .call(Method::GET, "/api/openapi.json", None, None)
-        .await
-        .body;
+    let doc = t.call(Method::GET, "/api/openapi.json", None, None).await.body;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let routes = [
         ("/healthz", "get"),
@@ -61,22 +47,10 @@ async fn the_openapi_document_describes_every_route(t: &TestApp) {
         ("/api/v1/test/clock", "post"),
     ];
     for (path, method) in routes {
-        assert!(
-            doc["paths"][path][method].is_object(),
-            "{method} {path} is not described"
-        );
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is not described");
     }
-    let described: usize = doc["paths"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|p| p.as_object().unwrap().len())
-        .sum();
-    assert_eq!(
-        described,
-        routes.len(),
-        "a described route that this test does not know"
-    );
+    let described: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(described, routes.len(), "a described route that this test does not know");
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 }
 
@@ -85,9 +59,7 @@ async fn requests_that_go_wrong_early_still_get_problem_json(t: &TestApp) {
     let nowhere = t.get("/api/v1/nowhere", &token).await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
     assert!(nowhere.is_problem());
-    let wrong_method = t
-        .call(Method::PUT, "/api/v1/persons", Some(&token), None)
-        .await;
+    let wrong_method = t.call(Method::PUT, "/api/v1/persons", Some(&token), None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(wrong_method.is_problem());
     let huge = json!({"name": "x".repeat(2 << 20)});
@@ -103,9 +75,6 @@ async fn requests_that_go_wrong_early_still_get_problem_json(t: &TestApp) {
         &[("content-type", "text/plain")],
     )
     .await;
-    assert_eq!(
-        (not_json.status, not_json.field()),
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type")
-    );
+    assert_eq!((not_json.status, not_json.field()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type"));
     assert_eq!(t.count("persons").await, 0);
 }

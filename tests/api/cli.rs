@@ -15,85 +15,31 @@ fn liandong(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[tokio::test]
 async fn operators_set_up_offices_and_users_and_verify_the_log_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let office = liandong(
-        d,
-        &[
-            "office",
-            "add",
-            "--id",
-            "ja",
-            "--county",
-            "420102",
-            "--name",
-            "大智街司法所",
-        ],
-        "",
-    );
+    let office = liandong(d, &["office", "add", "--id", "ja", "--county", "420102", "--name", "大智街司法所"], "");
     assert!(office.status.success(), "{}", text(&office));
-    let bad_county = liandong(
-        d,
-        &[
-            "office", "add", "--id", "x", "--county", "999999", "--name", "x",
-        ],
-        "",
-    );
+    let bad_county = liandong(d, &["office", "add", "--id", "x", "--county", "999999", "--name", "x"], "");
     assert!(!bad_county.status.success() && text(&bad_county).contains("county"));
 
-    let add = [
-        "user",
-        "add",
-        "--username",
-        "officer1",
-        "--role",
-        "office_officer",
-        "--scope",
-        "ja",
-    ];
+    let add = ["user", "add", "--username", "officer1", "--role", "office_officer", "--scope", "ja"];
     let weak = liandong(d, &add, "short\n");
-    assert!(
-        !weak.status.success() && text(&weak).contains("password"),
-        "{}",
-        text(&weak)
-    );
+    assert!(!weak.status.success() && text(&weak).contains("password"), "{}", text(&weak));
     let user = liandong(d, &add, "a long enough passphrase\n");
     assert!(user.status.success(), "{}", text(&user));
     let taken = liandong(d, &add, "a long enough passphrase\n");
     assert!(!taken.status.success() && text(&taken).contains("taken"));
-    let bad_role = liandong(
-        d,
-        &[
-            "user",
-            "add",
-            "--username",
-            "x1",
-            "--role",
-            "judge",
-            "--scope",
-            "ja",
-        ],
-        "",
-    );
+    let bad_role = liandong(d, &["user", "add", "--username", "x1", "--role", "judge", "--scope", "ja"], "");
     assert!(!bad_role.status.success() && text(&bad_role).contains("judge"));
     let disable = liandong(d, &["user", "disable", "--username", "officer1"], "");
     assert!(disable.status.success(), "{}", text(&disable));
@@ -104,22 +50,12 @@ async fn operators_set_up_offices_and_users_and_verify_the_log_from_the_command_
 
     let url = format!("sqlite://{}/liandong.db", d.display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("DROP TRIGGER oversight_events_no_update")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE oversight_events SET actor = 'someone' WHERE seq = 2")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query("DROP TRIGGER oversight_events_no_update").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE oversight_events SET actor = 'someone' WHERE seq = 2").execute(&pool).await.unwrap();
     pool.close().await;
     let broken = liandong(d, &["oversight", "verify"], "");
     assert_eq!(broken.status.code(), Some(2));
-    assert!(
-        text(&broken).contains("BROKEN at event 2"),
-        "{}",
-        text(&broken)
-    );
+    assert!(text(&broken).contains("BROKEN at event 2"), "{}", text(&broken));
 }
 
 #[test]
@@ -132,9 +68,5 @@ fn an_invalid_setting_stops_start_up_with_its_name() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(
-        text(&out).contains("policy.registration_days"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("policy.registration_days"), "{}", text(&out));
 }

@@ -13,66 +13,35 @@ backend_tests!(
 );
 
 async fn exchange(t: &TestApp, device_id: &Value, key: &Value) -> crate::harness::Reply {
-    t.call(
-        Method::POST,
-        "/api/v1/auth/device",
-        None,
-        Some(json!({"device_id": device_id, "device_key": key})),
-    )
-    .await
+    t.device_token(&json!({"device_id": device_id, "device_key": key})).await
 }
 
 async fn a_device_key_becomes_a_token_for_its_person_only(t: &TestApp) {
     let officer = t.jiangan_officer().await;
     let first = t.enrol(&officer).await;
     let second = t.enrol(&officer).await;
-    let device = t
-        .post(
-            &format!("/api/v1/persons/{second}/devices"),
-            &officer,
-            json!({"kind": "phone"}),
-        )
-        .await;
+    let device = t.post(&format!("/api/v1/persons/{second}/devices"), &officer, json!({"kind": "phone"})).await;
     assert_eq!(device.status, StatusCode::CREATED, "{}", device.body);
-    assert!(device.body["device_key"]
-        .as_str()
-        .unwrap()
-        .starts_with("ldk_"));
+    assert!(device.body["device_key"].as_str().unwrap().starts_with("ldk_"));
 
     let token = exchange(t, &device.body["device_id"], &device.body["device_key"]).await;
     assert_eq!(token.status, StatusCode::OK);
     assert_eq!(token.body["person_id"], second);
-    let me = t
-        .get("/api/v1/me", token.body["access_token"].as_str().unwrap())
-        .await;
+    let me = t.get("/api/v1/me", token.body["access_token"].as_str().unwrap()).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
-    assert_eq!(
-        (
-            me.body["person_id"].as_i64(),
-            me.body["device_kind"].as_str()
-        ),
-        (Some(second), Some("phone"))
-    );
+    assert_eq!((me.body["person_id"].as_i64(), me.body["device_kind"].as_str()), (Some(second), Some("phone")));
     assert_eq!(me.body["registration"]["due_on"], "2026-03-11");
     assert_ne!(me.body["person_id"], first);
 
     let wrong_key = exchange(t, &device.body["device_id"], &json!("ldk_0000")).await;
     assert_eq!(wrong_key.status, StatusCode::UNAUTHORIZED);
     let unknown = exchange(t, &json!(424242), &device.body["device_key"]).await;
-    assert_eq!(
-        (unknown.status, &unknown.body["detail"]),
-        (StatusCode::UNAUTHORIZED, &wrong_key.body["detail"])
-    );
+    assert_eq!((unknown.status, &unknown.body["detail"]), (StatusCode::UNAUTHORIZED, &wrong_key.body["detail"]));
     let malformed = exchange(t, &json!("one"), &device.body["device_key"]).await;
-    assert_eq!(
-        (malformed.status, malformed.field()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "device_id")
-    );
+    assert_eq!((malformed.status, malformed.field()), (StatusCode::UNPROCESSABLE_ENTITY, "device_id"));
 
     // The key is shown once: the device list never repeats it.
-    let listed = t
-        .get(&format!("/api/v1/persons/{second}/devices"), &officer)
-        .await;
+    let listed = t.get(&format!("/api/v1/persons/{second}/devices"), &officer).await;
     assert_eq!(listed.body["devices"].as_array().unwrap().len(), 1);
     assert!(!listed.body.to_string().contains("ldk_"));
 }
@@ -80,84 +49,27 @@ async fn a_device_key_becomes_a_token_for_its_person_only(t: &TestApp) {
 async fn a_revoked_device_stops_working_everywhere(t: &TestApp) {
     let officer = t.jiangan_officer().await;
     let person = t.enrol(&officer).await;
-    let device = t
-        .post(
-            &format!("/api/v1/persons/{person}/devices"),
-            &officer,
-            json!({"kind": "phone"}),
-        )
-        .await;
-    let token = exchange(t, &device.body["device_id"], &device.body["device_key"]).await;
-    let token = token.body["access_token"].as_str().unwrap().to_owned();
+    let device = t.phone(&officer, person).await;
+    let token = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
     let (_, other_instance) = t.second_instance().await;
-    let me_elsewhere = call(
-        &other_instance,
-        Method::GET,
-        "/api/v1/me",
-        Some(&token),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(
-        me_elsewhere.status,
-        StatusCode::OK,
-        "the other instance caches the device as active"
-    );
+    let me_elsewhere = call(&other_instance, Method::GET, "/api/v1/me", Some(&token), None, &[]).await;
+    assert_eq!(me_elsewhere.status, StatusCode::OK, "the other instance caches the device as active");
 
-    let path = format!(
-        "/api/v1/persons/{person}/devices/{}",
-        device.body["device_id"]
-    );
+    let path = format!("/api/v1/persons/{person}/devices/{}", device["device_id"]);
     let revoked = t.call(Method::DELETE, &path, Some(&officer), None).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
     assert!(revoked.body["revoked_at"].is_string());
-    assert_eq!(
-        t.get("/api/v1/me", &token).await.status,
-        StatusCode::UNAUTHORIZED,
-        "at once where revoked"
-    );
-    assert_eq!(
-        exchange(t, &device.body["device_id"], &device.body["device_key"])
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(t.get("/api/v1/me", &token).await.status, StatusCode::UNAUTHORIZED, "at once where revoked");
+    assert_eq!(t.device_token(&device).await.status, StatusCode::UNAUTHORIZED);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let me_elsewhere = call(
-        &other_instance,
-        Method::GET,
-        "/api/v1/me",
-        Some(&token),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(
-        me_elsewhere.status,
-        StatusCode::UNAUTHORIZED,
-        "elsewhere within the cache lifetime"
-    );
+    let me_elsewhere = call(&other_instance, Method::GET, "/api/v1/me", Some(&token), None, &[]).await;
+    assert_eq!(me_elsewhere.status, StatusCode::UNAUTHORIZED, "elsewhere within the cache lifetime");
 
     let events = t.count("oversight_events").await;
-    assert_eq!(
-        t.call(Method::DELETE, &path, Some(&officer), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        t.count("oversight_events").await,
-        events,
-        "revoking twice records once"
-    );
+    assert_eq!(t.call(Method::DELETE, &path, Some(&officer), None).await.status, StatusCode::OK);
+    assert_eq!(t.count("oversight_events").await, events, "revoking twice records once");
     let elsewhere = format!("/api/v1/persons/{person}/devices/999");
-    assert_eq!(
-        t.call(Method::DELETE, &elsewhere, Some(&officer), None)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(t.call(Method::DELETE, &elsewhere, Some(&officer), None).await.status, StatusCode::NOT_FOUND);
     let bad = format!("/api/v1/persons/{person}/devices/abc");
     let bad = t.call(Method::DELETE, &bad, Some(&officer), None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -169,33 +81,11 @@ async fn a_person_has_one_active_device_of_each_kind(t: &TestApp) {
     let person = t.enrol(&officer).await;
     let path = format!("/api/v1/persons/{person}/devices");
     let phone = t.post(&path, &officer, json!({"kind": "phone"})).await;
-    assert_eq!(
-        t.post(&path, &officer, json!({"kind": "tag"})).await.status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        t.post(&path, &officer, json!({"kind": "phone"}))
-            .await
-            .status,
-        StatusCode::CONFLICT
-    );
+    assert_eq!(t.post(&path, &officer, json!({"kind": "tag"})).await.status, StatusCode::CREATED);
+    assert_eq!(t.post(&path, &officer, json!({"kind": "phone"})).await.status, StatusCode::CONFLICT);
     let bad_kind = t.post(&path, &officer, json!({"kind": "pager"})).await;
-    assert_eq!(
-        (bad_kind.status, bad_kind.field()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "kind")
-    );
-    t.call(
-        Method::DELETE,
-        &format!("{path}/{}", phone.body["device_id"]),
-        Some(&officer),
-        None,
-    )
-    .await;
-    assert_eq!(
-        t.post(&path, &officer, json!({"kind": "phone"}))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    assert_eq!((bad_kind.status, bad_kind.field()), (StatusCode::UNPROCESSABLE_ENTITY, "kind"));
+    t.call(Method::DELETE, &format!("{path}/{}", phone.body["device_id"]), Some(&officer), None).await;
+    assert_eq!(t.post(&path, &officer, json!({"kind": "phone"})).await.status, StatusCode::CREATED);
     assert_eq!(t.count("devices").await, 3);
 }

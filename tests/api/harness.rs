@@ -77,17 +77,12 @@ impl Reply {
     }
 
     pub fn is_problem(&self) -> bool {
-        self.headers
-            .get("content-type")
-            .is_some_and(|v| v == "application/problem+json")
+        self.headers.get("content-type").is_some_and(|v| v == "application/problem+json")
     }
 }
 
 fn test_settings() -> Settings {
-    let mut settings = Settings {
-        clock: ClockMode::Test,
-        ..Settings::default()
-    };
+    let mut settings = Settings { clock: ClockMode::Test, ..Settings::default() };
     // Short enough that the test of a revocation made elsewhere waits only a moment.
     settings.auth.status_cache_seconds = 1;
     settings
@@ -109,55 +104,32 @@ impl TestApp {
         let store = Arc::new(sqlite::Backend::open(url.parse().unwrap()).await.unwrap());
         let raw = Raw::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap());
         let (app, router) = assemble(store, data_dir.path()).await;
-        TestApp {
-            app,
-            router,
-            location: Location::Sqlite { url },
-            raw,
-            data_dir,
-        }
+        TestApp { app, router, location: Location::Sqlite { url }, raw, data_dir }
     }
 
     pub async fn postgres() -> Option<TestApp> {
-        let url = std::env::var("LIANDONG_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        let url = std::env::var("LIANDONG_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).unwrap();
         let schema = format!("liandong_test_{}", hex::encode(suffix));
-        let admin = sqlx::PgPool::connect(&url)
-            .await
-            .expect("LIANDONG_TEST_POSTGRES_URL must be reachable");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
+        let admin = sqlx::PgPool::connect(&url).await.expect("LIANDONG_TEST_POSTGRES_URL must be reachable");
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
         admin.close().await;
         let options = pg_options(&url, &schema);
         let store = Arc::new(postgres::Backend::open(options.clone()).await.unwrap());
         let raw = Raw::Postgres(sqlx::PgPool::connect_with(options).await.unwrap());
         let data_dir = tempfile::tempdir().unwrap();
         let (app, router) = assemble(store, data_dir.path()).await;
-        Some(TestApp {
-            app,
-            router,
-            location: Location::Postgres { url, schema },
-            raw,
-            data_dir,
-        })
+        Some(TestApp { app, router, location: Location::Postgres { url, schema }, raw, data_dir })
     }
 
     /// Another service instance on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> (Arc<App>, Router) {
         let store: Arc<dyn Store> = match &self.location {
-            Location::Sqlite { url } => {
-                Arc::new(sqlite::Backend::open(url.parse().unwrap()).await.unwrap())
+            Location::Sqlite { url } => Arc::new(sqlite::Backend::open(url.parse().unwrap()).await.unwrap()),
+            Location::Postgres { url, schema } => {
+                Arc::new(postgres::Backend::open(pg_options(url, schema)).await.unwrap())
             }
-            Location::Postgres { url, schema } => Arc::new(
-                postgres::Backend::open(pg_options(url, schema))
-                    .await
-                    .unwrap(),
-            ),
         };
         assemble(store, self.data_dir.path()).await
     }
@@ -170,10 +142,7 @@ impl TestApp {
         }
         if let Location::Postgres { url, schema } = &self.location {
             let admin = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await
-                .unwrap();
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
             admin.close().await;
         }
     }
@@ -191,13 +160,7 @@ impl TestApp {
         }
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         call(&self.router, method, uri, token, body, &[]).await
     }
 
@@ -216,11 +179,7 @@ impl TestApp {
     /// Adds an office as an administrator would from the command line.
     pub async fn office(&self, id: &str, county: &str) {
         let office = Office::new(id, county, &format!("{id} 司法所"), &self.app.units).unwrap();
-        self.app
-            .store
-            .create_office(&office, "cli", self.app.clock.now())
-            .await
-            .unwrap();
+        self.app.store.create_office(&office, "cli", self.app.clock.now()).await.unwrap();
     }
 
     /// Creates a user as the command line does and logs in through the API.
@@ -228,31 +187,14 @@ impl TestApp {
         let office = self.app.store.office(scope).await.unwrap();
         let scope = resolve_scope(role, scope, office.as_ref(), &self.app.units).unwrap();
         let password_hash = password::hash(PASSWORD).unwrap();
-        let user = NewUser {
-            username: username.into(),
-            password_hash,
-            role,
-            scope,
-        };
-        self.app
-            .store
-            .create_user(&user, "cli", self.app.clock.now())
-            .await
-            .unwrap();
-        self.login(username, PASSWORD).await.body["access_token"]
-            .as_str()
-            .expect("login")
-            .to_owned()
+        let user = NewUser { username: username.into(), password_hash, role, scope };
+        self.app.store.create_user(&user, "cli", self.app.clock.now()).await.unwrap();
+        self.login(username, PASSWORD).await.body["access_token"].as_str().expect("login").to_owned()
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Reply {
-        self.call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": username, "password": password})),
-        )
-        .await
+        self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": password})))
+            .await
     }
 
     /// Jiang'an office `ja` with a county officer; returns the officer's token.
@@ -263,11 +205,24 @@ impl TestApp {
 
     /// Enrols a probation person of office `ja` and returns their id.
     pub async fn enrol(&self, token: &str) -> i64 {
-        let reply = self
-            .post("/api/v1/persons", token, person_body("ja", "420102"))
-            .await;
+        let reply = self.post("/api/v1/persons", token, person_body("ja", "420102")).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body["id"].as_i64().unwrap()
+    }
+}
+
+impl TestApp {
+    /// Enrols a phone for the person; the answer carries `device_id` and `device_key`.
+    pub async fn phone(&self, officer: &str, person: i64) -> Value {
+        let reply = self.post(&format!("/api/v1/persons/{person}/devices"), officer, json!({"kind": "phone"})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// Exchanges a device's id and key (as `phone` returned them) for a device token.
+    pub async fn device_token(&self, device: &Value) -> Reply {
+        let body = json!({"device_id": device["device_id"], "device_key": device["device_key"]});
+        self.call(Method::POST, "/api/v1/auth/device", None, Some(body)).await
     }
 }
 
@@ -284,9 +239,7 @@ pub fn person_body(office: &str, county: &str) -> Value {
 }
 
 fn pg_options(url: &str, schema: &str) -> PgConnectOptions {
-    PgConnectOptions::from_str(url)
-        .unwrap()
-        .options([("search_path", schema)])
+    PgConnectOptions::from_str(url).unwrap().options([("search_path", schema)])
 }
 
 pub async fn call(
@@ -311,19 +264,10 @@ pub async fn call(
         }
         None => Body::empty(),
     };
-    let response = router
-        .clone()
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
+    let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    Reply { status, headers, body }
 }

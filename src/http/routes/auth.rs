@@ -25,13 +25,8 @@ pub struct Login {
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn login(
-    State(app): State<Arc<App>>,
-    AppJson(body): AppJson<Login>,
-) -> Result<Json<LoginToken>, Problem> {
-    Ok(Json(
-        app.auth.login(body.username.trim(), &body.password).await?,
-    ))
+pub async fn login(State(app): State<Arc<App>>, AppJson(body): AppJson<Login>) -> Result<Json<LoginToken>, Problem> {
+    Ok(Json(app.auth.login(body.username.trim(), &body.password).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -54,11 +49,7 @@ pub async fn change_password(
     Staff(actor): Staff,
     AppJson(body): AppJson<PasswordChange>,
 ) -> Result<Json<LoginToken>, Problem> {
-    Ok(Json(
-        app.auth
-            .change_password(&actor, &body.current_password, &body.new_password)
-            .await?,
-    ))
+    Ok(Json(app.auth.change_password(&actor, &body.current_password, &body.new_password).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -77,9 +68,5 @@ pub async fn device_token(
     State(app): State<Arc<App>>,
     AppJson(body): AppJson<DeviceLogin>,
 ) -> Result<Json<DeviceToken>, Problem> {
-    Ok(Json(
-        app.auth
-            .device_token(body.device_id, &body.device_key)
-            .await?,
-    ))
+    Ok(Json(app.auth.device_token(body.device_id, &body.device_key).await?))
 }

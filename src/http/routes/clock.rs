@@ -47,7 +47,5 @@ pub async fn change(
     if let Some(secs) = body.advance_seconds {
         clock.advance(chrono::Duration::seconds(secs));
     }
-    Ok(Json(ClockNow {
-        now: app.clock.now(),
-    }))
+    Ok(Json(ClockNow { now: app.clock.now() }))
 }

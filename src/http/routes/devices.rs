@@ -47,23 +47,9 @@ pub async fn enrol(
     idem: IdempotencyHeader,
     AppJson(body): AppJson<NewDevice>,
 ) -> Result<(StatusCode, Json<EnrolledDevice>), Problem> {
-    let idem = idem.bind(
-        &actor.label(),
-        &format!("POST /api/v1/persons/{person_id}/devices"),
-        &body,
-    );
+    let idem = idem.bind(&actor.label(), &format!("POST /api/v1/persons/{person_id}/devices"), &body);
     let (key, hash) = new_device_key()?;
-    let enrolled = app
-        .store
-        .enrol_device(
-            &actor,
-            person_id,
-            body.kind,
-            &hash,
-            idem.as_ref(),
-            app.clock.now(),
-        )
-        .await?;
+    let enrolled = app.store.enrol_device(&actor, person_id, body.kind, &hash, idem.as_ref(), app.clock.now()).await?;
     if enrolled.replayed {
         return Err(Error::Conflict(format!(
             "Idempotency-Key: device {} was enrolled by this request already; its key was shown once \
@@ -73,12 +59,7 @@ pub async fn enrol(
         .into());
     }
     let device = enrolled.value;
-    let answer = EnrolledDevice {
-        device_id: device.id,
-        device_key: key,
-        person_id,
-        kind: device.kind,
-    };
+    let answer = EnrolledDevice { device_id: device.id, device_key: key, person_id, kind: device.kind };
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -98,13 +79,8 @@ pub async fn list(
     Staff(actor): Staff,
     AppPath(person_id): AppPath<i64>,
 ) -> Result<Json<DeviceList>, Problem> {
-    app.store
-        .person(&actor, person_id)
-        .await?
-        .ok_or(Error::NotFound("person"))?;
-    Ok(Json(DeviceList {
-        devices: app.store.devices(&actor, person_id).await?,
-    }))
+    app.store.person(&actor, person_id).await?.ok_or(Error::NotFound("person"))?;
+    Ok(Json(DeviceList { devices: app.store.devices(&actor, person_id).await? }))
 }
 
 /// Revokes a device: its key and tokens stop working (on every instance within
@@ -119,10 +95,7 @@ pub async fn revoke(
     Staff(actor): Staff,
     AppPath((person_id, device_id)): AppPath<(i64, i64)>,
 ) -> Result<Json<Device>, Problem> {
-    let device = app
-        .store
-        .revoke_device(&actor, person_id, device_id, app.clock.now())
-        .await?;
+    let device = app.store.revoke_device(&actor, person_id, device_id, app.clock.now()).await?;
     app.auth.forget_device(device_id);
     Ok(Json(device))
 }

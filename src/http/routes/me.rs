@@ -35,15 +35,8 @@ pub struct Me {
     (status = 200, body = Me),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn me(
-    State(app): State<Arc<App>>,
-    DeviceAuth(device): DeviceAuth,
-) -> Result<Json<Me>, Problem> {
-    let person = app
-        .store
-        .device_person(&device)
-        .await?
-        .ok_or(Error::NotFound("person"))?;
+pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> Result<Json<Me>, Problem> {
+    let person = app.store.device_person(&device).await?.ok_or(Error::NotFound("person"))?;
     let office_name = app.store.office(&person.office).await?.map(|o| o.name);
     Ok(Json(Me {
         person_id: person.id,

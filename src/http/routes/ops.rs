@@ -41,8 +41,5 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Health>, Problem
 /// Prometheus text exposition: request counts and latencies by route and status.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
 }

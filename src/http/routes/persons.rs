@@ -11,9 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::App;
 use crate::http::extract::{AppJson, AppPath, AppQuery, IdempotencyHeader, Staff};
 use crate::http::problem::Problem;
-use crate::register::{
-    Enrolment, Person, PersonFilter, Registration, RegistrationDue, SupervisionState,
-};
+use crate::register::{Enrolment, Person, PersonFilter, Registration, RegistrationDue, SupervisionState};
 use crate::store::Device;
 use crate::Error;
 
@@ -55,15 +53,8 @@ pub async fn enrol(
 ) -> Result<(StatusCode, Json<PersonView>), Problem> {
     let idem = idem.bind(&actor.label(), "POST /api/v1/persons", &body);
     let person = body.validate(&app.units, &app.settings.policy)?;
-    let enrolled = app
-        .store
-        .enrol_person(&actor, &person, idem.as_ref(), app.clock.now())
-        .await?;
-    let status = if enrolled.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let enrolled = app.store.enrol_person(&actor, &person, idem.as_ref(), app.clock.now()).await?;
+    let status = if enrolled.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(PersonView::new(&app, enrolled.value))))
 }
 
@@ -100,33 +91,16 @@ pub async fn list(
 ) -> Result<Json<PersonPage>, Problem> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(Problem::malformed(
-            Some("limit".into()),
-            "limit: must be between 1 and 500",
-        ));
+        return Err(Problem::malformed(Some("limit".into()), "limit: must be between 1 and 500"));
     }
     let after = q.after.unwrap_or(0);
     if after < 0 {
-        return Err(Problem::malformed(
-            Some("after".into()),
-            "after: must not be negative",
-        ));
+        return Err(Problem::malformed(Some("after".into()), "after: must not be negative"));
     }
-    let filter = PersonFilter {
-        office: q.office,
-        state: q.state,
-        unregistered: q.unregistered,
-        limit,
-        after,
-    };
+    let filter = PersonFilter { office: q.office, state: q.state, unregistered: q.unregistered, limit, after };
     let persons = app.store.persons(&actor, &filter, app.today()).await?;
-    let next = (persons.len() as i64 == limit)
-        .then(|| persons.last().map(|p| p.id))
-        .flatten();
-    let persons = persons
-        .into_iter()
-        .map(|p| PersonView::new(&app, p))
-        .collect();
+    let next = (persons.len() as i64 == limit).then(|| persons.last().map(|p| p.id)).flatten();
+    let persons = persons.into_iter().map(|p| PersonView::new(&app, p)).collect();
     Ok(Json(PersonPage { persons, next }))
 }
 
@@ -149,16 +123,9 @@ pub async fn read(
     Staff(actor): Staff,
     AppPath(id): AppPath<i64>,
 ) -> Result<Json<PersonDetail>, Problem> {
-    let person = app
-        .store
-        .person(&actor, id)
-        .await?
-        .ok_or(Error::NotFound("person"))?;
+    let person = app.store.person(&actor, id).await?.ok_or(Error::NotFound("person"))?;
     let devices = app.store.devices(&actor, id).await?;
-    Ok(Json(PersonDetail {
-        view: PersonView::new(&app, person),
-        devices,
-    }))
+    Ok(Json(PersonDetail { view: PersonView::new(&app, person), devices }))
 }
 
 /// Records that the person reported in (报到). Recording the same day again is harmless.
@@ -174,15 +141,8 @@ pub async fn register(
     AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<Registration>,
 ) -> Result<Json<PersonView>, Problem> {
-    let person = app
-        .store
-        .person(&actor, id)
-        .await?
-        .ok_or(Error::NotFound("person"))?;
+    let person = app.store.person(&actor, id).await?.ok_or(Error::NotFound("person"))?;
     let on = body.day(&person, app.today())?;
-    let person = app
-        .store
-        .record_registration(&actor, id, on, app.clock.now())
-        .await?;
+    let person = app.store.record_registration(&actor, id, on, app.clock.now()).await?;
     Ok(Json(PersonView::new(&app, person)))
 }

@@ -5,17 +5,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{
-    push_scope, remember, replayed, require_writer, resource_id, unique_violation,
-};
+use super::common::unique_violation;
 use super::log::append;
 use super::{Backend, Db};
-use crate::auth::{Actor, DeviceKind, Role, Scope};
+use crate::auth::{Role, Scope};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::Office;
-use crate::store::{
-    Account, AccountStore, Device, DeviceCredentials, Enrolled, IdempotencyKey, LockRule, NewUser,
-};
+use crate::store::{Account, AccountStore, LockRule, NewUser};
 use crate::{Error, Result};
 
 #[derive(FromRow)]
@@ -28,17 +24,11 @@ struct OfficeRow {
 
 impl From<OfficeRow> for Office {
     fn from(r: OfficeRow) -> Self {
-        Office {
-            id: r.id,
-            name: r.name,
-            county: r.county,
-            city: r.city,
-        }
+        Office { id: r.id, name: r.name, county: r.county, city: r.city }
     }
 }
 
-const ACCOUNT_SELECT: &str =
-    "SELECT u.id, u.username, u.role, u.scope_kind, u.scope, u.password_hash, \
+const ACCOUNT_SELECT: &str = "SELECT u.id, u.username, u.role, u.scope_kind, u.scope, u.password_hash, \
      u.disabled_at, u.token_epoch, o.county AS office_county \
      FROM users u LEFT JOIN offices o ON u.scope_kind = 'office' AND o.id = u.scope ";
 
@@ -58,15 +48,12 @@ struct AccountRow {
 impl TryFrom<AccountRow> for Account {
     type Error = Error;
     fn try_from(r: AccountRow) -> Result<Self> {
-        let corrupt = |what: &str| {
-            Error::Internal(anyhow::anyhow!("user {}: bad {what} in the database", r.id))
-        };
+        let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("user {}: bad {what} in the database", r.id));
         let role: Role = r.role.parse().map_err(|_| corrupt("role"))?;
         let scope = match r.scope_kind.as_str() {
-            "office" => Scope::Office {
-                id: r.scope.clone(),
-                county: r.office_county.clone().ok_or_else(|| corrupt("office"))?,
-            },
+            "office" => {
+                Scope::Office { id: r.scope.clone(), county: r.office_county.clone().ok_or_else(|| corrupt("office"))? }
+            }
             "county" => Scope::County(r.scope.clone()),
             "city" => Scope::City(r.scope.clone()),
             "region" => Scope::Region(r.scope.clone()),
@@ -98,46 +85,8 @@ fn scope_kind(scope: &Scope) -> &'static str {
     }
 }
 
-#[derive(FromRow)]
-struct DeviceRow {
-    id: i64,
-    person_id: i64,
-    kind: String,
-    key_hash: String,
-    enrolled_at: DateTime<Utc>,
-    revoked_at: Option<DateTime<Utc>>,
-    county: String,
-}
-
-impl TryFrom<DeviceRow> for DeviceCredentials {
-    type Error = Error;
-    fn try_from(r: DeviceRow) -> Result<Self> {
-        let kind = DeviceKind::parse(&r.kind).ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("device {}: bad kind in the database", r.id))
-        })?;
-        Ok(DeviceCredentials {
-            device: Device {
-                id: r.id,
-                person_id: r.person_id,
-                kind,
-                enrolled_at: r.enrolled_at,
-                revoked_at: r.revoked_at,
-            },
-            key_hash: r.key_hash,
-            county: r.county,
-        })
-    }
-}
-
-const DEVICE_SELECT: &str =
-    "SELECT d.id, d.person_id, d.kind, d.key_hash, d.enrolled_at, d.revoked_at, p.county \
-     FROM devices d JOIN persons p ON p.id = d.person_id WHERE ";
-
 impl Backend {
-    async fn account_in(
-        tx: &mut Transaction<'_, Db>,
-        key: AccountKey<'_>,
-    ) -> Result<Option<Account>> {
+    async fn account_in(tx: &mut Transaction<'_, Db>, key: AccountKey<'_>) -> Result<Option<Account>> {
         let mut q = QueryBuilder::<Db>::new(ACCOUNT_SELECT);
         match key {
             AccountKey::Id(id) => q.push(" WHERE u.id = ").push_bind(id),
@@ -146,72 +95,41 @@ impl Backend {
         let row: Option<AccountRow> = q.build_query_as().fetch_optional(&mut **tx).await?;
         row.map(Account::try_from).transpose()
     }
-
-    /// A device of a person in the actor's scope, read inside `tx`.
-    async fn scoped_device(
-        tx: &mut Transaction<'_, Db>,
-        actor: &Actor,
-        person_id: i64,
-        device_id: i64,
-    ) -> Result<DeviceCredentials> {
-        let mut q = QueryBuilder::<Db>::new(DEVICE_SELECT);
-        q.push("d.id = ")
-            .push_bind(device_id)
-            .push(" AND d.person_id = ")
-            .push_bind(person_id);
-        push_scope(&mut q, actor).map_err(|_| Error::NotFound("device"))?;
-        let row: Option<DeviceRow> = q.build_query_as().fetch_optional(&mut **tx).await?;
-        row.map(DeviceCredentials::try_from)
-            .transpose()?
-            .ok_or(Error::NotFound("device"))
-    }
 }
 
 #[async_trait]
 impl AccountStore for Backend {
     async fn create_office(&self, office: &Office, by: &str, at: DateTime<Utc>) -> Result<Office> {
         let mut tx = self.begin_write().await?;
-        let existing: Option<OfficeRow> =
-            sqlx::query_as("SELECT id, name, county, city FROM offices WHERE id = $1")
-                .bind(&office.id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let existing: Option<OfficeRow> = sqlx::query_as("SELECT id, name, county, city FROM offices WHERE id = $1")
+            .bind(&office.id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(existing) = existing.map(Office::from) {
             return match existing == *office {
                 true => Ok(existing),
-                false => Err(Error::Conflict(format!(
-                    "office {} already exists with other details",
-                    office.id
-                ))),
+                false => Err(Error::Conflict(format!("office {} already exists with other details", office.id))),
             };
         }
-        sqlx::query(
-            "INSERT INTO offices (id, name, county, city, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&office.id)
-        .bind(&office.name)
-        .bind(&office.county)
-        .bind(&office.city)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO offices (id, name, county, city, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&office.id)
+            .bind(&office.name)
+            .bind(&office.county)
+            .bind(&office.city)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
         let data = json!({"office": office.id, "name": office.name, "county": office.county, "city": office.city});
-        append(
-            &mut tx,
-            &NewEvent::new(EventKind::OfficeCreated, &office.county, by, data),
-            at,
-        )
-        .await?;
+        append(&mut tx, &NewEvent::new(EventKind::OfficeCreated, &office.county, by, data), at).await?;
         tx.commit().await?;
         Ok(office.clone())
     }
 
     async fn office(&self, id: &str) -> Result<Option<Office>> {
-        let row: Option<OfficeRow> =
-            sqlx::query_as("SELECT id, name, county, city FROM offices WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.read)
-                .await?;
+        let row: Option<OfficeRow> = sqlx::query_as("SELECT id, name, county, city FROM offices WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         Ok(row.map(Office::from))
     }
 
@@ -233,92 +151,57 @@ impl AccountStore for Backend {
             true => Error::Conflict(format!("user name {:?} is taken", user.username)),
             false => e.into(),
         })?;
-        let data = json!({"user_id": id, "username": user.username, "role": user.role.as_str(), "scope": user.scope.stored()});
-        append(
-            &mut tx,
-            &NewEvent::new(EventKind::UserCreated, user.scope.county(), by, data),
-            at,
-        )
-        .await?;
+        let data =
+            json!({"user_id": id, "username": user.username, "role": user.role.as_str(), "scope": user.scope.stored()});
+        append(&mut tx, &NewEvent::new(EventKind::UserCreated, user.scope.county(), by, data), at).await?;
         let account = Self::account_in(&mut tx, AccountKey::Id(id)).await?;
         tx.commit().await?;
         account.ok_or(Error::NotFound("user"))
     }
 
     async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.read)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.read).await?)
     }
 
     async fn account_by_name(&self, username: &str) -> Result<Option<Account>> {
         let sql = format!("{ACCOUNT_SELECT} WHERE u.username = $1");
-        let row: Option<AccountRow> = sqlx::query_as(&sql)
-            .bind(username)
-            .fetch_optional(&self.read)
-            .await?;
+        let row: Option<AccountRow> = sqlx::query_as(&sql).bind(username).fetch_optional(&self.read).await?;
         row.map(Account::try_from).transpose()
     }
 
     async fn account(&self, id: i64) -> Result<Option<Account>> {
         let sql = format!("{ACCOUNT_SELECT} WHERE u.id = $1");
-        let row: Option<AccountRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+        let row: Option<AccountRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.read).await?;
         row.map(Account::try_from).transpose()
     }
 
     async fn set_password(&self, id: i64, hash: &str, by: &str, at: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let account = Self::account_in(&mut tx, AccountKey::Id(id))
-            .await?
-            .ok_or(Error::NotFound("user"))?;
-        sqlx::query(
-            "UPDATE users SET password_hash = $1, token_epoch = token_epoch + 1 WHERE id = $2",
-        )
-        .bind(hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let account = Self::account_in(&mut tx, AccountKey::Id(id)).await?.ok_or(Error::NotFound("user"))?;
+        sqlx::query("UPDATE users SET password_hash = $1, token_epoch = token_epoch + 1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let data = json!({"user_id": id, "username": account.username});
-        append(
-            &mut tx,
-            &NewEvent::new(
-                EventKind::UserPasswordChanged,
-                account.scope.county(),
-                by,
-                data,
-            ),
-            at,
-        )
-        .await?;
+        append(&mut tx, &NewEvent::new(EventKind::UserPasswordChanged, account.scope.county(), by, data), at).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn disable_user(&self, username: &str, by: &str, at: DateTime<Utc>) -> Result<Account> {
         let mut tx = self.begin_write().await?;
-        let account = Self::account_in(&mut tx, AccountKey::Name(username))
-            .await?
-            .ok_or(Error::NotFound("user"))?;
+        let account = Self::account_in(&mut tx, AccountKey::Name(username)).await?.ok_or(Error::NotFound("user"))?;
         if account.disabled_at.is_some() {
             return Ok(account);
         }
-        sqlx::query(
-            "UPDATE users SET disabled_at = $1, token_epoch = token_epoch + 1 WHERE id = $2",
-        )
-        .bind(at)
-        .bind(account.id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE users SET disabled_at = $1, token_epoch = token_epoch + 1 WHERE id = $2")
+            .bind(at)
+            .bind(account.id)
+            .execute(&mut *tx)
+            .await?;
         let data = json!({"user_id": account.id, "username": account.username});
-        append(
-            &mut tx,
-            &NewEvent::new(EventKind::UserDisabled, account.scope.county(), by, data),
-            at,
-        )
-        .await?;
+        append(&mut tx, &NewEvent::new(EventKind::UserDisabled, account.scope.county(), by, data), at).await?;
         let account = Self::account_in(&mut tx, AccountKey::Id(account.id)).await?;
         tx.commit().await?;
         account.ok_or(Error::NotFound("user"))
@@ -333,12 +216,7 @@ impl AccountStore for Backend {
         Ok(row.flatten())
     }
 
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        lock: &dyn LockRule,
-        at: DateTime<Utc>,
-    ) -> Result<u32> {
+    async fn record_login_failure(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<u32> {
         let mut tx = self.begin_write().await?;
         let failures: i64 = sqlx::query_scalar(
             "INSERT INTO login_failures (username, failures, updated_at) VALUES ($1, 1, $2) \
@@ -363,137 +241,7 @@ impl AccountStore for Backend {
     }
 
     async fn clear_login_failures(&self, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1")
-            .bind(username)
-            .execute(&self.write)
-            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(&self.write).await?;
         Ok(())
-    }
-
-    async fn enrol_device(
-        &self,
-        actor: &Actor,
-        person_id: i64,
-        kind: DeviceKind,
-        key_hash: &str,
-        idem: Option<&IdempotencyKey>,
-        at: DateTime<Utc>,
-    ) -> Result<Enrolled<Device>> {
-        let mut tx = self.begin_write().await?;
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT p.county, p.ended_on IS NOT NULL FROM persons p WHERE p.id = ",
-        );
-        q.push_bind(person_id);
-        push_scope(&mut q, actor)?;
-        let (county, ended): (String, bool) = q
-            .build_query_as()
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(Error::NotFound("person"))?;
-        require_writer(actor)?;
-        if let Some(resource) = replayed(&mut tx, idem).await? {
-            let device =
-                Self::scoped_device(&mut tx, actor, person_id, resource_id(&resource, "device")?)
-                    .await?;
-            return Ok(Enrolled {
-                value: device.device,
-                replayed: true,
-            });
-        }
-        if ended {
-            return Err(Error::Conflict(
-                "supervision of this person has ended".into(),
-            ));
-        }
-        let active: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM devices WHERE person_id = $1 AND kind = $2 AND revoked_at IS NULL",
-        )
-        .bind(person_id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(active) = active {
-            return Err(Error::Conflict(format!(
-                "the person already has an active {} (device {active}); revoke it first",
-                kind.as_str()
-            )));
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO devices (person_id, kind, key_hash, enrolled_at, enrolled_by) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(person_id)
-        .bind(kind.as_str())
-        .bind(key_hash)
-        .bind(at)
-        .bind(actor.user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        remember(&mut tx, idem, &format!("device:{id}"), at).await?;
-        let data = json!({"device_id": id, "kind": kind.as_str()});
-        let event =
-            NewEvent::new(EventKind::DeviceEnrolled, &county, actor.label(), data).about(person_id);
-        append(&mut tx, &event, at).await?;
-        tx.commit().await?;
-        Ok(Enrolled {
-            value: Device {
-                id,
-                person_id,
-                kind,
-                enrolled_at: at,
-                revoked_at: None,
-            },
-            replayed: false,
-        })
-    }
-
-    async fn revoke_device(
-        &self,
-        actor: &Actor,
-        person_id: i64,
-        device_id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<Device> {
-        let mut tx = self.begin_write().await?;
-        let creds = Self::scoped_device(&mut tx, actor, person_id, device_id).await?;
-        require_writer(actor)?;
-        if creds.device.revoked_at.is_some() {
-            return Ok(creds.device);
-        }
-        sqlx::query("UPDATE devices SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
-            .bind(at)
-            .bind(actor.user_id)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
-        let data = json!({"device_id": device_id, "kind": creds.device.kind.as_str()});
-        let event = NewEvent::new(EventKind::DeviceRevoked, &creds.county, actor.label(), data)
-            .about(person_id);
-        append(&mut tx, &event, at).await?;
-        tx.commit().await?;
-        Ok(Device {
-            revoked_at: Some(at),
-            ..creds.device
-        })
-    }
-
-    async fn devices(&self, actor: &Actor, person_id: i64) -> Result<Vec<Device>> {
-        let mut q = QueryBuilder::<Db>::new(DEVICE_SELECT);
-        q.push("d.person_id = ").push_bind(person_id);
-        push_scope(&mut q, actor)?;
-        q.push(" ORDER BY d.id");
-        let rows: Vec<DeviceRow> = q.build_query_as().fetch_all(&self.read).await?;
-        rows.into_iter()
-            .map(|r| DeviceCredentials::try_from(r).map(|c| c.device))
-            .collect()
-    }
-
-    async fn device_credentials(&self, device_id: i64) -> Result<Option<DeviceCredentials>> {
-        let sql = format!("{DEVICE_SELECT} d.id = $1");
-        let row: Option<DeviceRow> = sqlx::query_as(&sql)
-            .bind(device_id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(DeviceCredentials::try_from).transpose()
     }
 }

@@ -40,16 +40,10 @@ struct PersonRow {
 impl TryFrom<PersonRow> for Person {
     type Error = Error;
     fn try_from(r: PersonRow) -> Result<Self> {
-        let corrupt = |what: &str| {
-            Error::Internal(anyhow::anyhow!(
-                "person {}: bad {what} in the database",
-                r.id
-            ))
-        };
+        let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("person {}: bad {what} in the database", r.id));
         let category = Category::parse(&r.category).ok_or_else(|| corrupt("category"))?;
-        let state = (r.state.as_deref())
-            .map(|s| SupervisionState::parse(s).ok_or_else(|| corrupt("state")))
-            .transpose()?;
+        let state =
+            (r.state.as_deref()).map(|s| SupervisionState::parse(s).ok_or_else(|| corrupt("state"))).transpose()?;
         Ok(Person {
             id: r.id,
             name: r.name,
@@ -76,9 +70,7 @@ async fn scoped_person(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> 
     q.push("p.id = ").push_bind(id);
     push_scope(&mut q, actor)?;
     let row: Option<PersonRow> = q.build_query_as().fetch_optional(&mut **tx).await?;
-    row.map(Person::try_from)
-        .transpose()?
-        .ok_or(Error::NotFound("person"))
+    row.map(Person::try_from).transpose()?.ok_or(Error::NotFound("person"))
 }
 
 #[async_trait]
@@ -94,21 +86,15 @@ impl CaseStore for Backend {
         let mut tx = self.begin_write().await?;
         if let Some(resource) = replayed(&mut tx, idem).await? {
             let value = scoped_person(&mut tx, actor, resource_id(&resource, "person")?).await?;
-            return Ok(Enrolled {
-                value,
-                replayed: true,
-            });
+            return Ok(Enrolled { value, replayed: true });
         }
-        let office: Option<(String, String)> =
-            sqlx::query_as("SELECT county, city FROM offices WHERE id = $1")
-                .bind(&person.office)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let office: Option<(String, String)> = sqlx::query_as("SELECT county, city FROM offices WHERE id = $1")
+            .bind(&person.office)
+            .fetch_optional(&mut *tx)
+            .await?;
         let (county, city) = office
             .filter(|(county, city)| actor.scope.covers(&person.office, county, city))
-            .ok_or_else(|| {
-                Error::invalid("office", "no judicial office with this id in your scope")
-            })?;
+            .ok_or_else(|| Error::invalid("office", "no judicial office with this id in your scope"))?;
         if person.residence_adcode != county {
             return Err(Error::invalid(
                 "residence_adcode",
@@ -144,18 +130,10 @@ impl CaseStore for Backend {
             "supervision_ends_on": person.supervision_ends_on,
             "registration_due_on": person.registration_due_on,
         });
-        append(
-            &mut tx,
-            &NewEvent::new(EventKind::PersonEnrolled, &county, actor.label(), data).about(id),
-            at,
-        )
-        .await?;
+        append(&mut tx, &NewEvent::new(EventKind::PersonEnrolled, &county, actor.label(), data).about(id), at).await?;
         let value = scoped_person(&mut tx, actor, id).await?;
         tx.commit().await?;
-        Ok(Enrolled {
-            value,
-            replayed: false,
-        })
+        Ok(Enrolled { value, replayed: false })
     }
 
     async fn person(&self, actor: &Actor, id: i64) -> Result<Option<Person>> {
@@ -178,12 +156,7 @@ impl CaseStore for Backend {
         row.map(Person::try_from).transpose()
     }
 
-    async fn persons(
-        &self,
-        actor: &Actor,
-        filter: &PersonFilter,
-        today: NaiveDate,
-    ) -> Result<Vec<Person>> {
+    async fn persons(&self, actor: &Actor, filter: &PersonFilter, today: NaiveDate) -> Result<Vec<Person>> {
         let mut q = QueryBuilder::<Db>::new(PERSON_SELECT);
         q.push("p.id > ").push_bind(filter.after);
         if push_scope(&mut q, actor).is_err() {
@@ -196,48 +169,26 @@ impl CaseStore for Backend {
             q.push(" AND p.state = ").push_bind(state.as_str());
         }
         if filter.unregistered {
-            q.push(" AND p.registered_on IS NULL AND p.registration_due_on < ")
-                .push_bind(today);
+            q.push(" AND p.registered_on IS NULL AND p.registration_due_on < ").push_bind(today);
         }
         q.push(" ORDER BY p.id LIMIT ").push_bind(filter.limit);
         let rows: Vec<PersonRow> = q.build_query_as().fetch_all(&self.read).await?;
         rows.into_iter().map(Person::try_from).collect()
     }
 
-    async fn record_registration(
-        &self,
-        actor: &Actor,
-        id: i64,
-        on: NaiveDate,
-        at: DateTime<Utc>,
-    ) -> Result<Person> {
+    async fn record_registration(&self, actor: &Actor, id: i64, on: NaiveDate, at: DateTime<Utc>) -> Result<Person> {
         let mut tx = self.begin_write().await?;
         let person = scoped_person(&mut tx, actor, id).await?;
         require_writer(actor)?;
         match person.registered_on {
             Some(day) if day == on => return Ok(person),
-            Some(day) => {
-                return Err(Error::Conflict(format!(
-                    "registration was already recorded on {day}"
-                )))
-            }
+            Some(day) => return Err(Error::Conflict(format!("registration was already recorded on {day}"))),
             None => {}
         }
-        sqlx::query("UPDATE persons SET registered_on = $1 WHERE id = $2")
-            .bind(on)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE persons SET registered_on = $1 WHERE id = $2").bind(on).bind(id).execute(&mut *tx).await?;
         let late = (on - person.registration_due_on).num_days().max(0);
-        let data =
-            json!({"registered_on": on, "due_on": person.registration_due_on, "days_late": late});
-        let event = NewEvent::new(
-            EventKind::PersonRegistered,
-            &person.county,
-            actor.label(),
-            data,
-        )
-        .about(id);
+        let data = json!({"registered_on": on, "due_on": person.registration_due_on, "days_late": late});
+        let event = NewEvent::new(EventKind::PersonRegistered, &person.county, actor.label(), data).about(id);
         append(&mut tx, &event, at).await?;
         let person = scoped_person(&mut tx, actor, id).await?;
         tx.commit().await?;

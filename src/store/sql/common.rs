@@ -35,10 +35,7 @@ pub(super) fn push_scope(q: &mut QueryBuilder<'_, Db>, actor: &Actor) -> Result<
         Scope::City(_) => "p.city",
         Scope::Region(_) => return Err(Error::NotFound("person")),
     };
-    q.push(" AND ")
-        .push(column)
-        .push(" = ")
-        .push_bind(actor.scope.stored().to_owned());
+    q.push(" AND ").push(column).push(" = ").push_bind(actor.scope.stored().to_owned());
     Ok(())
 }
 
@@ -47,32 +44,23 @@ pub(super) fn require_writer(actor: &Actor) -> Result<()> {
     if actor.role.writes_cases() {
         Ok(())
     } else {
-        Err(Error::Forbidden(format!(
-            "the {} role cannot change the case file",
-            actor.role
-        )))
+        Err(Error::Forbidden(format!("the {} role cannot change the case file", actor.role)))
     }
 }
 
 /// What an earlier request with this key created, if any. The same key with a different request
 /// is refused rather than silently answered with the wrong resource.
-pub(super) async fn replayed(
-    tx: &mut Transaction<'_, Db>,
-    idem: Option<&IdempotencyKey>,
-) -> Result<Option<String>> {
+pub(super) async fn replayed(tx: &mut Transaction<'_, Db>, idem: Option<&IdempotencyKey>) -> Result<Option<String>> {
     let Some(idem) = idem else { return Ok(None) };
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT request_hash, resource FROM idempotency_keys WHERE principal = $1 AND key = $2",
-    )
-    .bind(&idem.principal)
-    .bind(&idem.key)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT request_hash, resource FROM idempotency_keys WHERE principal = $1 AND key = $2")
+            .bind(&idem.principal)
+            .bind(&idem.key)
+            .fetch_optional(&mut **tx)
+            .await?;
     match row {
         Some((hash, resource)) if hash == idem.request_hash => Ok(Some(resource)),
-        Some(_) => Err(Error::Conflict(
-            "Idempotency-Key: already used for a different request".into(),
-        )),
+        Some(_) => Err(Error::Conflict("Idempotency-Key: already used for a different request".into())),
         None => Ok(None),
     }
 }
@@ -111,7 +99,5 @@ pub(super) fn resource_id(resource: &str, kind: &str) -> Result<i64> {
         .strip_prefix(kind)
         .and_then(|r| r.strip_prefix(':'))
         .and_then(|id| id.parse().ok())
-        .ok_or_else(|| {
-            Error::Conflict("Idempotency-Key: already used for a different kind of request".into())
-        })
+        .ok_or_else(|| Error::Conflict("Idempotency-Key: already used for a different kind of request".into()))
 }

@@ -13,21 +13,15 @@ use crate::Result;
 /// records. Bumping the head row takes the write lock (SQLite) or the row lock (PostgreSQL)
 /// until commit, so `seq` is gapless and in commit order and each county's previous hash is
 /// the one just committed.
-pub(super) async fn append(
-    tx: &mut Transaction<'_, Db>,
-    new: &NewEvent,
-    at: DateTime<Utc>,
-) -> Result<Event> {
-    let seq: i64 =
-        sqlx::query_scalar("UPDATE oversight_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-            .fetch_one(&mut **tx)
+pub(super) async fn append(tx: &mut Transaction<'_, Db>, new: &NewEvent, at: DateTime<Utc>) -> Result<Event> {
+    let seq: i64 = sqlx::query_scalar("UPDATE oversight_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut **tx)
+        .await?;
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM oversight_events WHERE county = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(&new.county)
+            .fetch_optional(&mut **tx)
             .await?;
-    let prev: Option<String> = sqlx::query_scalar(
-        "SELECT hash FROM oversight_events WHERE county = $1 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(&new.county)
-    .fetch_optional(&mut **tx)
-    .await?;
     let event = Event::seal(new, seq, at, prev.as_deref().unwrap_or(GENESIS));
     sqlx::query(
         "INSERT INTO oversight_events (seq, at, kind, county, person_id, actor, data, prev_hash, hash) \
