@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -54,18 +53,24 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(persons::register))
         .routes(routes!(devices::enrol, devices::list))
         .routes(routes!(devices::revoke))
-        .routes(routes!(me::me));
+        .routes(routes!(me::me))
+        .routes(routes!(openapi_json));
     if app.test_clock.is_some() {
         api = api.routes(routes!(clock::change));
     }
     api
 }
 
+/// This document: every route of the service, generated from the code.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI 3.1")))]
+async fn openapi_json(Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+    Json(doc.as_ref().clone())
+}
+
 pub fn router(app: Arc<App>) -> Router {
     let (router, openapi) = api(&app).split_for_parts();
-    let openapi = Arc::new(openapi);
     router
-        .route("/api/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .layer(Extension(Arc::new(openapi)))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
