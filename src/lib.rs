@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod error;
+pub mod geofence;
 pub mod http;
 pub mod oversight;
 pub mod register;

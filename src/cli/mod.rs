@@ -2,6 +2,7 @@
 //! Secrets are read from standard input or files, never from arguments.
 
 mod admin;
+mod geofences;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ pub enum Command {
     /// The oversight log.
     #[command(subcommand)]
     Oversight(admin::OversightCommand),
+    /// Boundary data: locate positions, describe allowed areas.
+    #[command(subcommand)]
+    Geofences(geofences::GeofenceCommand),
 }
 
 /// Parses the command line, runs the command and turns any failure into a message and exit code.
@@ -50,6 +54,7 @@ pub async fn run() -> ExitCode {
             Command::Office(c) => admin::office(settings, c).await,
             Command::User(c) => admin::user(settings, c).await,
             Command::Oversight(c) => admin::oversight(settings, c).await,
+            Command::Geofences(c) => geofences::run(settings, c).await,
         }
     }
     .await;
