@@ -34,7 +34,8 @@ pub async fn run(settings: Settings, command: GeofenceCommand) -> anyhow::Result
     });
     let started = std::time::Instant::now();
     let engine = Geofences::bundled(units.clone())?;
-    tracing::info!(counties = engine.len(), load_ms = started.elapsed().as_millis() as u64, "boundaries loaded");
+    let load_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(counties = engine.len(), load_ms, resident_mb = resident_mb().unwrap_or(0), "boundaries loaded");
     match command {
         GeofenceCommand::Locate { crs } => locate(&engine, crs),
         GeofenceCommand::Info { adcode } => info(&engine, &units, &adcode),
@@ -67,6 +68,14 @@ fn locate(engine: &Geofences, crs: Crs) -> anyhow::Result<ExitCode> {
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(fixes = count, seconds = secs, per_second = (count as f64 / secs) as u64, "located");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resident memory of this process, where the system tells (Linux).
+fn resident_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 fn parse_position(line: &str) -> Result<(f64, f64), String> {

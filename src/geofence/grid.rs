@@ -72,7 +72,7 @@ impl Grid {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = counties.len().div_ceil(threads).max(1);
         let this = &*self;
-        let mut marks: Vec<u64> = std::thread::scope(|s| {
+        let parts: Vec<Vec<u64>> = std::thread::scope(|s| {
             let handles: Vec<_> = counties
                 .chunks(chunk)
                 .enumerate()
@@ -82,47 +82,70 @@ impl Grid {
                         for (i, county) in part.iter().enumerate() {
                             let index = (n * chunk + i) as u64;
                             super::pip::EdgeBands::for_each_edge(&county.shape, |a, b| {
-                                this.touched_cells(a.x, a.y, b.x, b.y, |cell| marks.push(u64::from(cell) << 32 | index));
+                                this.touched_cells(a.x, a.y, b.x, b.y, |cell| {
+                                    marks.push(u64::from(cell) << 32 | index)
+                                });
                             });
                         }
+                        marks.sort_unstable();
+                        marks.dedup();
+                        marks.shrink_to_fit();
                         marks
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
         });
-        marks.sort_unstable();
-        marks.dedup();
-        let cells: Vec<u32> = marks.iter().map(|m| (m >> 32) as u32).collect();
-        let owners: Vec<u32> = marks.iter().map(|m| *m as u32).collect();
-        drop(marks);
+        // Tiles to cut into cells, counted first so their blocks are allocated once.
+        let mut cut = vec![false; self.tiles.len()];
+        for &mark in parts.iter().flatten() {
+            cut[self.tile_of((mark >> 32) as usize)] = true;
+        }
+        self.detailed.reserve_exact(cut.iter().filter(|&&c| c).count());
+        drop(cut);
         // Lists `0..counties.len()` are the single counties, so that the common case, a cell
         // crossed by one county's boundary, needs no interning.
         for c in 0..counties.len() as u32 {
             self.candidates.push(c);
             self.offsets.push(self.candidates.len() as u32);
         }
-        let mut interned: std::collections::HashMap<&[u32], u32> = std::collections::HashMap::new();
-        let mut i = 0;
-        while i < cells.len() {
-            let start = i;
-            while i < cells.len() && cells[i] == cells[start] {
-                i += 1;
+        // Merge the sorted parts, one cell at a time, without a combined copy.
+        let mut interned: std::collections::HashMap<Vec<u32>, u32> = std::collections::HashMap::new();
+        let mut at = vec![0usize; parts.len()];
+        let next_mark = |at: &mut Vec<usize>| {
+            let p = (0..parts.len()).filter(|&p| at[p] < parts[p].len()).min_by_key(|&p| parts[p][at[p]])?;
+            at[p] += 1;
+            Some(parts[p][at[p] - 1])
+        };
+        let mut pending = next_mark(&mut at);
+        let mut list = Vec::new();
+        while let Some(first) = pending {
+            let cell = (first >> 32) as u32;
+            list.clear();
+            list.push(first as u32);
+            pending = next_mark(&mut at);
+            while let Some(mark) = pending.filter(|m| (m >> 32) as u32 == cell) {
+                list.push(mark as u32);
+                pending = next_mark(&mut at);
             }
-            let list = &owners[start..i];
-            let id = match list {
-                [single] => *single,
+            let id = match list[..] {
+                [single] => single,
                 _ => {
                     let next = (self.offsets.len() - 1) as u32;
-                    *interned.entry(list).or_insert_with(|| {
-                        self.candidates.extend_from_slice(list);
+                    *interned.entry(list.clone()).or_insert_with(|| {
+                        self.candidates.extend_from_slice(&list);
                         self.offsets.push(self.candidates.len() as u32);
                         next
                     })
                 }
             };
-            *self.cell_mut(cells[start] as usize) = BOUNDARY | id;
+            *self.cell_mut(cell as usize) = BOUNDARY | id;
         }
+    }
+
+    fn tile_of(&self, cell: usize) -> usize {
+        let (row, col) = (cell / self.cells_w, cell % self.cells_w);
+        (row / SUB) * self.tiles_w + col / SUB
     }
 
     /// Visits every cell the segment touches (a supercover with a small margin).
@@ -152,7 +175,7 @@ impl Grid {
 
     fn cell_mut(&mut self, cell: usize) -> &mut u32 {
         let (row, col) = (cell / self.cells_w, cell % self.cells_w);
-        let tile = (row / SUB) * self.tiles_w + col / SUB;
+        let tile = self.tile_of(cell);
         if self.tiles[tile] & DETAILED == 0 || self.tiles[tile] == NONE {
             self.tiles[tile] = DETAILED | self.detailed.len() as u32;
             self.detailed.push([NONE; SUB * SUB]);

@@ -63,7 +63,9 @@ pub fn bundled() -> anyhow::Result<Vec<County>> {
 }
 
 fn read(gz: &[u8], full_precision: bool, keep: impl Fn(&str) -> bool + Sync) -> anyhow::Result<Vec<County>> {
-    let mut json = Vec::new();
+    // The gzip trailer holds the uncompressed size: allocate it once instead of doubling.
+    let size = gz.len().checked_sub(4).map_or(0, |at| u32::from_le_bytes(gz[at..].try_into().unwrap_or([0; 4])));
+    let mut json = Vec::with_capacity(size as usize);
     flate2::read::GzDecoder::new(gz).read_to_end(&mut json).context("decompressing boundaries")?;
     let collection: Collection = serde_json::from_slice(&json).context("parsing boundaries")?;
     drop(json);

@@ -17,7 +17,7 @@ use geo::ChamberlainDuquetteArea;
 pub use area::{Allowance, Area, Extra, Judgement, Placement};
 pub use crs::Crs;
 pub use load::County;
-pub use zones::{Zone, ZoneHit, ZoneIndex, ZoneShape};
+pub use zones::{Zone, ZoneGeometry, ZoneHit, ZoneIndex, ZoneShape};
 
 use crate::units::{Kind, Level, Units};
 use crate::{Error, Result};
@@ -78,9 +78,7 @@ impl Geofences {
     pub fn locate(&self, lon: f64, lat: f64) -> Option<CountyId> {
         match self.grid.lookup(lon, lat)? {
             Ok(county) => Some(county),
-            Err(candidates) => {
-                candidates.iter().copied().find(|&c| self.counties[c as usize].bands.contains(lon, lat))
-            }
+            Err(candidates) => candidates.iter().copied().find(|&c| self.counties[c as usize].bands.contains(lon, lat)),
         }
     }
 
@@ -115,10 +113,9 @@ impl Geofences {
             .get(residence, Level::County)
             .ok_or_else(|| Error::invalid("residence_adcode", format!("{residence} is not a county-level unit")))?;
         let members: Vec<CountyId> = match (unit.kind, &unit.parent) {
-            (Some(Kind::District), Some(parent)) => self
-                .units_of_kind_under(parent, Kind::District)
-                .filter_map(|adcode| self.county_id(adcode))
-                .collect(),
+            (Some(Kind::District), Some(parent)) => {
+                self.units_of_kind_under(parent, Kind::District).filter_map(|adcode| self.county_id(adcode)).collect()
+            }
             _ => self.county_id(residence).into_iter().collect(),
         };
         if members.is_empty() {
@@ -128,14 +125,11 @@ impl Geofences {
     }
 
     fn units_of_kind_under<'a>(&'a self, parent: &'a str, kind: Kind) -> impl Iterator<Item = &'a str> + 'a {
-        self.counties
-            .iter()
-            .map(|c| c.adcode.as_str())
-            .filter(move |adcode| {
-                self.units
-                    .get(adcode, Level::County)
-                    .is_some_and(|u| u.kind == Some(kind) && u.parent.as_deref() == Some(parent))
-            })
+        self.counties.iter().map(|c| c.adcode.as_str()).filter(move |adcode| {
+            self.units
+                .get(adcode, Level::County)
+                .is_some_and(|u| u.kind == Some(kind) && u.parent.as_deref() == Some(parent))
+        })
     }
 
     /// The area made of exactly these counties (built once, then shared).

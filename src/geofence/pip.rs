@@ -50,8 +50,9 @@ impl EdgeBands {
             }
         }
         let bbox = bounds(shape);
-        // About four edges a band keeps each test short; long edges repeat in every band they span.
-        let bands = (all.len() / 4).clamp(1, 1 << 14);
+        // About eight edges a band keeps each test short while long edges, which repeat in every
+        // band they span, do not multiply the memory.
+        let bands = (all.len() / 8).clamp(1, 1 << 14);
         let height = (bbox.max().y - bbox.min().y).max(f64::EPSILON);
         let inv_band = bands as f64 / height;
         let band_of = |y: f64| (((y - bbox.min().y) * inv_band) as usize).min(bands - 1);

@@ -142,7 +142,10 @@ fn ring_to_wgs84(ring: Vec<[f64; 2]>, p: usize, r: usize, crs: Crs) -> Result<Li
         }
     }
     if ring.first() != ring.last() {
-        return Err(Error::invalid(field, format!("polygon {p} ring {r} is not closed: its last position must repeat its first")));
+        return Err(Error::invalid(
+            field,
+            format!("polygon {p} ring {r} is not closed: its last position must repeat its first"),
+        ));
     }
     if coords.len() < 4 {
         return Err(Error::invalid(field, format!("polygon {p} ring {r} needs at least 3 distinct positions")));
@@ -245,5 +248,108 @@ impl ZoneIndex {
             hits.push(ZoneHit { zone_id: zone.id, placement, distance_m: d });
         }
         hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    const LON: f64 = 114.30;
+    const LAT: f64 = 30.60;
+    /// About 100 m in latitude.
+    const D: f64 = 0.0009;
+
+    fn square(d: f64) -> ZoneGeometry {
+        let (x0, y0, x1, y1) = (LON - d, LAT - d, LON + d, LAT + d);
+        ZoneGeometry::Polygon(vec![vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]])
+    }
+
+    fn field_and_reason(r: Result<ZoneShape>) -> (String, String) {
+        match r {
+            Err(Error::Invalid { field, reason }) => (field, reason),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_zones_are_refused_with_the_problem_named() {
+        let unclosed =
+            ZoneGeometry::Polygon(vec![vec![[LON, LAT], [LON + D, LAT], [LON + D, LAT + D], [LON, LAT + D]]]);
+        assert!(field_and_reason(ZoneShape::parse(unclosed, None, Crs::Wgs84)).1.contains("not closed"));
+        let bowtie = ZoneGeometry::Polygon(vec![vec![
+            [LON, LAT],
+            [LON + D, LAT + D],
+            [LON + D, LAT],
+            [LON, LAT + D],
+            [LON, LAT],
+        ]]);
+        let (field, reason) = field_and_reason(ZoneShape::parse(bowtie, None, Crs::Wgs84));
+        assert_eq!(field, "geometry");
+        assert!(reason.contains("not a valid polygon"), "{reason}");
+        for radius in [0.0, -5.0, 60_000.0, f64::NAN] {
+            let (field, _) =
+                field_and_reason(ZoneShape::parse(ZoneGeometry::Point([LON, LAT]), Some(radius), Crs::Wgs84));
+            assert_eq!(field, "radius_m");
+        }
+        assert_eq!(field_and_reason(ZoneShape::parse(ZoneGeometry::Point([LON, LAT]), None, Crs::Wgs84)).0, "radius_m");
+        assert_eq!(field_and_reason(ZoneShape::parse(square(D), Some(50.0), Crs::Wgs84)).0, "radius_m");
+        let paris = ZoneShape::parse(ZoneGeometry::Point([2.35, 48.85]), Some(100.0), Crs::Wgs84);
+        assert!(field_and_reason(paris).1.contains("outside China"));
+        let swapped = ZoneShape::parse(ZoneGeometry::Point([LAT, LON]), Some(100.0), Crs::Wgs84);
+        assert!(field_and_reason(swapped).0.starts_with("geometry"));
+        let nan = ZoneGeometry::Polygon(vec![vec![[f64::NAN, LAT], [LON + D, LAT], [LON, LAT + D], [f64::NAN, LAT]]]);
+        assert!(field_and_reason(ZoneShape::parse(nan, None, Crs::Wgs84)).1.contains("lon"));
+        assert!(field_and_reason(ZoneShape::parse(square(2.0), None, Crs::Wgs84)).1.contains("1°"));
+    }
+
+    #[test]
+    fn repeated_positions_are_the_one_repair() {
+        let ring = vec![[LON, LAT], [LON + D, LAT], [LON + D, LAT], [LON + D, LAT + D], [LON, LAT + D], [LON, LAT]];
+        assert!(ZoneShape::parse(ZoneGeometry::Polygon(vec![ring]), None, Crs::Wgs84).is_ok());
+    }
+
+    #[test]
+    fn only_a_fix_whose_accuracy_circle_is_inside_counts_as_entry() {
+        let now = Utc::now();
+        let circle = ZoneShape::parse(ZoneGeometry::Point([LON, LAT]), Some(200.0), Crs::Wgs84).unwrap();
+        let polygon = ZoneShape::parse(square(D), None, Crs::Wgs84).unwrap();
+        let index = ZoneIndex::new(vec![
+            Zone { id: 1, person_id: 7, shape: circle, valid_from: None, valid_until: None },
+            Zone {
+                id: 2,
+                person_id: 7,
+                shape: polygon,
+                valid_from: Some(now),
+                valid_until: Some(now + Duration::days(1)),
+            },
+            Zone {
+                id: 3,
+                person_id: 8,
+                shape: ZoneShape::parse(square(D), None, Crs::Wgs84).unwrap(),
+                valid_from: None,
+                valid_until: None,
+            },
+        ]);
+        let hits = index.check(7, LON, LAT, 10.0, now);
+        assert_eq!(hits.len(), 2, "both of person 7's zones; never person 8's");
+        assert!(hits.iter().all(|h| h.placement == Placement::Inside && h.distance_m < -80.0));
+        // 300 m north: outside the circle by ~100 m; a 150 m accuracy circle reaches in.
+        let north = LAT + 3.0 * D;
+        assert!(index.check(7, LON, north, 20.0, now).is_empty());
+        let near = index.check(7, LON, north, 150.0, now);
+        assert_eq!(near.iter().map(|h| (h.zone_id, h.placement)).collect::<Vec<_>>(), [(1, Placement::Uncertain)]);
+        // The polygon is in force for one day only.
+        let later = index.check(7, LON, LAT, 10.0, now + Duration::days(2));
+        assert_eq!(later.iter().map(|h| h.zone_id).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn zones_drawn_in_gcj02_are_converted() {
+        let (glon, glat) = Crs::Gcj02.from_wgs84(LON, LAT);
+        let shape = ZoneShape::parse(ZoneGeometry::Point([glon, glat]), Some(100.0), Crs::Gcj02).unwrap();
+        assert!(shape.signed_distance_m(LON, LAT) < -99.0);
     }
 }
