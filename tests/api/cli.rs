@@ -70,3 +70,22 @@ fn an_invalid_setting_stops_start_up_with_its_name() {
     assert!(!out.status.success());
     assert!(text(&out).contains("policy.registration_days"), "{}", text(&out));
 }
+
+#[test]
+fn operators_locate_positions_and_describe_allowed_areas() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "114.321,30.643\n2.35,48.85\nnot,a position\n114.3,95\n";
+    let located = liandong(dir.path(), &["geofences", "locate", "--crs", "gcj02"], input);
+    assert!(located.status.success(), "{}", text(&located));
+    let lines: Vec<String> = String::from_utf8_lossy(&located.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines[0], "420102,江岸区");
+    assert_eq!(lines[1], ",", "outside China");
+    assert!(lines[2].starts_with(",#lon"), "{}", lines[2]);
+    assert!(lines[3].starts_with(",#lat"), "{}", lines[3]);
+
+    let info = liandong(dir.path(), &["geofences", "info", "420102"], "");
+    let out = String::from_utf8_lossy(&info.stdout);
+    assert!(out.contains("13 units") && out.contains("420106 武昌区"), "{out}");
+    let bad = liandong(dir.path(), &["geofences", "locate", "--crs", "utm50"], "");
+    assert!(!bad.status.success() && text(&bad).contains("utm50"));
+}
