@@ -38,9 +38,12 @@ impl TestClock {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = to_micros(t);
     }
 
+    /// Moves forward; a move beyond the representable range leaves the clock where it is.
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *now = to_micros(*now + by);
+        if let Some(later) = now.checked_add_signed(by) {
+            *now = to_micros(later);
+        }
     }
 }
 

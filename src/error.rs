@@ -25,6 +25,9 @@ pub enum Error {
     /// Too many failed attempts; try again later.
     #[error("too many attempts")]
     Throttled { retry_after: Duration },
+    /// Too much work in flight; retry shortly.
+    #[error("busy")]
+    Busy,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]

@@ -28,6 +28,7 @@ CREATE TABLE login_failures (
     locked_until  TEXT,
     updated_at    TEXT NOT NULL
 );
+CREATE INDEX login_failures_updated ON login_failures (updated_at);
 
 CREATE TABLE persons (
     id                     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,6 +63,8 @@ CREATE TABLE devices (
     revoked_by   INTEGER REFERENCES users (id)
 );
 CREATE INDEX devices_person ON devices (person_id);
+-- At most one active device of each kind per person, even under concurrent enrolments.
+CREATE UNIQUE INDEX devices_one_active ON devices (person_id, kind) WHERE revoked_at IS NULL;
 
 -- Retried creates: the same key from the same principal answers with what it created.
 CREATE TABLE idempotency_keys (

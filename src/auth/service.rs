@@ -11,7 +11,7 @@ use super::tokens::{self, DeviceClaims, StaffClaims, DEVICE_AUDIENCE, STAFF_AUDI
 use super::{password, Actor, DeviceActor, DeviceKind, Role, Scope, SigningKeys, StatusCache};
 use crate::clock::Clock;
 use crate::settings::AuthSettings;
-use crate::store::{Account, Store};
+use crate::store::{Account, LoginAttempt, Store};
 use crate::{Error, Result};
 
 const BAD_LOGIN: &str = "wrong user name or password";
@@ -54,12 +54,23 @@ pub struct Auth {
     settings: AuthSettings,
     users: StatusCache<i64, UserStatus>,
     devices: StatusCache<i64, DeviceStatus>,
+    /// Password hashes being computed at once.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Auth {
     pub fn new(keys: SigningKeys, store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: AuthSettings) -> Self {
         let ttl = Duration::from_secs(settings.status_cache_seconds.into());
-        Auth { keys, store, clock, settings, users: StatusCache::new(ttl), devices: StatusCache::new(ttl) }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Auth {
+            keys,
+            store,
+            clock,
+            settings,
+            users: StatusCache::new(ttl),
+            devices: StatusCache::new(ttl),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
+        }
     }
 
     fn lockout(&self) -> password::Lockout {
@@ -70,26 +81,36 @@ impl Auth {
         }
     }
 
+    /// Counts an attempt on `username` before its password is checked; refuses while the name is
+    /// locked.
+    async fn attempt(&self, username: &str) -> Result<()> {
+        let now = self.clock.now();
+        match self.store.login_attempt(username, &self.lockout(), now).await? {
+            LoginAttempt::Allowed => Ok(()),
+            LoginAttempt::Locked { until } => {
+                let retry_after = (until - now).to_std().unwrap_or_default().max(Duration::from_secs(1));
+                Err(Error::Throttled { retry_after })
+            }
+        }
+    }
+
     /// Checks a user name and password and issues a staff token. Failures in a row lock the user
     /// name for a while, whether or not it exists.
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginToken> {
-        let now = self.clock.now();
-        if let Some(until) = self.store.login_locked_until(username).await?.filter(|u| *u > now) {
-            let retry_after = (until - now).to_std().unwrap_or_default().max(Duration::from_secs(1));
-            return Err(Error::Throttled { retry_after });
+        // A name that no user can have is refused without touching the store.
+        if super::check_username(username).is_err() {
+            return Err(Error::Unauthorized(BAD_LOGIN));
         }
+        self.attempt(username).await?;
         let account = self.store.account_by_name(username).await?;
         let hash = account.as_ref().map(|a| a.password_hash.clone());
-        let ok = check_password(hash, password).await?;
+        let ok = self.check_password(hash, password).await?;
         match account.filter(|a| ok && a.disabled_at.is_none()) {
             Some(account) => {
                 self.store.clear_login_failures(username).await?;
                 self.issue_staff(&account)
             }
-            None => {
-                self.store.record_login_failure(username, &self.lockout(), now).await?;
-                Err(Error::Unauthorized(BAD_LOGIN))
-            }
+            None => Err(Error::Unauthorized(BAD_LOGIN)),
         }
     }
 
@@ -118,7 +139,9 @@ impl Auth {
         let claims: StaffClaims =
             tokens::verify(&self.keys, token, &self.settings.issuer, STAFF_AUDIENCE, self.clock.now())?;
         let user_id: i64 = claims.sub.parse().map_err(|_| Error::Unauthorized("the token is invalid"))?;
-        let status = match self.users.get(&user_id) {
+        // A token newer than the cached status (a password changed on another instance) makes
+        // this instance read the account again.
+        let status = match self.users.get(&user_id).filter(|s| s.epoch >= claims.epoch) {
             Some(s) => s,
             None => {
                 let account = self.store.account(user_id).await?.ok_or(Error::Unauthorized("the token is invalid"))?;
@@ -142,10 +165,11 @@ impl Auth {
     pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> Result<LoginToken> {
         let account = self.store.account(actor.user_id).await?.ok_or(Error::Unauthorized("the token is invalid"))?;
         let now = self.clock.now();
-        if !check_password(Some(account.password_hash.clone()), current).await? {
-            self.store.record_login_failure(&account.username, &self.lockout(), now).await?;
+        self.attempt(&account.username).await?;
+        if !self.check_password(Some(account.password_hash.clone()), current).await? {
             return Err(Error::invalid("current_password", "does not match"));
         }
+        self.store.clear_login_failures(&account.username).await?;
         password::check_new("new_password", new)?;
         if new == current {
             return Err(Error::invalid("new_password", "must differ from the current password"));
@@ -215,18 +239,27 @@ impl Auth {
     }
 }
 
-/// Verifies off the async runtime: Argon2 takes tens of milliseconds by design. Without a stored
-/// hash the decoy is checked, so an unknown user name costs as much as a wrong password.
-async fn check_password(hash: Option<String>, password: &str) -> Result<bool> {
-    let password = password.to_owned();
-    let exists = hash.is_some();
-    let ok = tokio::task::spawn_blocking(move || {
-        let hash = hash.as_deref().unwrap_or_else(|| password::decoy_hash());
-        password::verify(hash, &password)
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("password task: {e}"))?;
-    Ok(ok && exists)
+impl Auth {
+    /// Verifies off the async runtime: Argon2 takes tens of milliseconds and ~19 MiB by design,
+    /// so at most a few run at once and a flood of logins waits briefly, then gets 503. Without
+    /// a stored hash the decoy is checked, so an unknown user name costs as much as a wrong
+    /// password.
+    async fn check_password(&self, hash: Option<String>, password: &str) -> Result<bool> {
+        let permit = tokio::time::timeout(Duration::from_secs(2), self.hashing.clone().acquire_owned())
+            .await
+            .map_err(|_| Error::Busy)?
+            .map_err(|_| Error::Busy)?;
+        let password = password.to_owned();
+        let exists = hash.is_some();
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let hash = hash.as_deref().unwrap_or_else(|| password::decoy_hash());
+            password::verify(hash, &password)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("password task: {e}"))?;
+        Ok(ok && exists)
+    }
 }
 
 /// A new device key (shown once) and the hash to store. 256 random bits: a plain SHA-256 is the

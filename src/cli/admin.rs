@@ -158,10 +158,12 @@ async fn read_new_password() -> anyhow::Result<String> {
 pub async fn oversight(settings: Settings, command: OversightCommand) -> anyhow::Result<ExitCode> {
     let (store, _) = open(&settings).await?;
     let OversightCommand::Verify = command;
+    // Read the head first: events appended while verifying lie beyond it.
+    let head = store.log_head().await?;
     let mut verifier = Verifier::new(Some(1));
     let mut after = 0;
-    'pages: loop {
-        let page = store.events_after(after, 10_000).await?;
+    'pages: while after < head {
+        let page = store.events_after(after, 10_000.min(head - after)).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for event in &page {
@@ -171,7 +173,7 @@ pub async fn oversight(settings: Settings, command: OversightCommand) -> anyhow:
         }
     }
     store.close().await;
-    let report = verifier.finish();
+    let report = verifier.finish_at(head);
     match &report.first_broken {
         None => {
             println!("oversight log intact: {} events in {} county chains", report.events, report.heads.len());

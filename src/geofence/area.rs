@@ -9,13 +9,16 @@ use rstar::primitives::Line;
 use rstar::RTree;
 use serde::Serialize;
 
-use super::crs::distance_m;
+use super::crs::{check_position, distance_m, segment_distance_m};
 use super::{CountyId, Geofences};
+use crate::{Error, Result};
 
 /// Metres per degree of latitude (mean Earth radius): converts the local projection to metres.
 const M_PER_DEG: f64 = 111_194.9;
 /// How far beside an edge to look when deciding whether it faces the outside (~1 m).
 const PROBE_DEG: f64 = 1e-5;
+/// Widest gap left between neighbours by the simplification of the national data (≈100 m).
+const GAP_M: f64 = 150.0;
 
 pub struct Area {
     /// Member counties, sorted.
@@ -80,8 +83,8 @@ impl Area {
         self.members.binary_search(&county).is_ok()
     }
 
-    /// Metres from a WGS-84 position to the nearest outer edge of the area.
-    pub fn edge_distance_m(&self, lon: f64, lat: f64) -> f64 {
+    /// Metres from a WGS-84 position (finite: see `judge`) to the nearest outer edge of the area.
+    fn edge_distance_m(&self, lon: f64, lat: f64) -> f64 {
         let q = [lon * self.cos_lat, lat];
         // The projection is nearly metric; check a few nearest candidates exactly.
         self.edges
@@ -94,17 +97,46 @@ impl Area {
             .fold(f64::INFINITY, f64::min)
     }
 
-    /// Judges a fix with its accuracy radius against this area.
-    pub fn judge(&self, engine: &Geofences, lon: f64, lat: f64, accuracy_m: f64) -> Judgement {
+    /// Judges a fix with its accuracy radius against this area. A position that is not finite
+    /// is refused rather than judged.
+    pub fn judge(&self, engine: &Geofences, lon: f64, lat: f64, accuracy_m: f64) -> Result<Judgement> {
+        check_position(lon, lat)?;
+        if !accuracy_m.is_finite() || accuracy_m < 0.0 {
+            return Err(Error::invalid("accuracy_m", "must be a finite number of metres, 0 or more"));
+        }
         let county = engine.locate(lon, lat);
-        let inside = county.is_some_and(|c| self.contains_county(c));
+        // Where boundaries from different sources overlap, another county may win `locate`
+        // although a member's polygon holds the point too.
+        let inside = county.is_some_and(|c| self.contains_county(c))
+            || self.members.iter().any(|&m| engine.county(m).bands.contains(lon, lat));
         let distance = self.edge_distance_m(lon, lat);
-        let placement = match (inside, distance <= accuracy_m) {
+        // Simplified neighbours leave thin gaps between them; a fix in no county at all but within
+        // a gap's width of a member is no evidence either way.
+        let in_gap = !inside && county.is_none() && self.near_member(engine, lon, lat, GAP_M);
+        let placement = match (inside, in_gap || distance <= accuracy_m) {
             (_, true) => Placement::Uncertain,
             (true, false) => Placement::Inside,
             (false, false) => Placement::Outside,
         };
-        Judgement { county, placement, distance_m: if inside { -distance } else { distance } }
+        Ok(Judgement { county, placement, distance_m: if inside { -distance } else { distance } })
+    }
+
+    /// Whether some member's boundary passes within `metres` of the position.
+    fn near_member(&self, engine: &Geofences, lon: f64, lat: f64, metres: f64) -> bool {
+        let (dy, cos) = (metres / M_PER_DEG, lat.to_radians().cos());
+        let dx = dy / cos.max(0.01);
+        self.members.iter().any(|&m| {
+            let county = engine.county(m);
+            let b = county.bands.bbox();
+            if lon < b.min().x - dx || lon > b.max().x + dx || lat < b.min().y - dy || lat > b.max().y + dy {
+                return false;
+            }
+            let mut near = false;
+            super::pip::EdgeBands::for_each_edge(&county.shape, |a, b| {
+                near = near || segment_distance_m((lon, lat), (a.x, a.y), (b.x, b.y), cos) <= metres;
+            });
+            near
+        })
     }
 
     /// Rough size of the edge index, for reports.

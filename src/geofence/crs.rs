@@ -173,6 +173,17 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * R * h.sqrt().asin()
 }
 
+/// Metres from `p` to the segment `a`–`b`, in a local equirectangular projection.
+pub fn segment_distance_m(p: (f64, f64), a: (f64, f64), b: (f64, f64), cos: f64) -> f64 {
+    let (ax, ay) = ((a.0 - p.0) * cos, a.1 - p.1);
+    let (bx, by) = ((b.0 - p.0) * cos, b.1 - p.1);
+    let (dx, dy) = (bx - ax, by - ay);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 == 0.0 { 0.0 } else { (-(ax * dx + ay * dy) / len2).clamp(0.0, 1.0) };
+    let (cx, cy) = (ax + t * dx, ay + t * dy);
+    (cx * cx + cy * cy).sqrt() * 111_194.9
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -94,7 +94,8 @@ impl Grid {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            // A panic in a worker is a bug: re-raise it rather than build a grid with holes.
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
         // Tiles to cut into cells, counted first so their blocks are allocated once.
         let mut cut = vec![false; self.tiles.len()];

@@ -84,7 +84,8 @@ fn read(gz: &[u8], full_precision: bool, keep: impl Fn(&str) -> bool + Sync) -> 
             .into_iter()
             .map(|part| s.spawn(move || part.into_iter().map(|f| county(f, full_precision)).collect()))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        // A panic in a worker is a bug: re-raise it rather than start with counties missing.
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
     Ok(converted.into_iter().flatten().collect())
 }

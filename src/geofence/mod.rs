@@ -22,6 +22,9 @@ pub use zones::{Zone, ZoneGeometry, ZoneHit, ZoneIndex, ZoneShape};
 use crate::units::{Kind, Level, Units};
 use crate::{Error, Result};
 
+/// Allowed areas kept built at once.
+const MAX_CACHED_AREAS: usize = 4096;
+
 /// Index of a county in the engine.
 pub type CountyId = u32;
 
@@ -141,6 +144,11 @@ impl Geofences {
             return area.clone();
         }
         let area = Arc::new(Area::build(self, members.clone()));
+        // Combinations of permits are few at a time; forgetting them all now and then bounds the
+        // cache without bookkeeping.
+        if areas.len() >= MAX_CACHED_AREAS {
+            areas.clear();
+        }
         areas.insert(members, area.clone());
         area
     }

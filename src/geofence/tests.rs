@@ -37,11 +37,11 @@ fn a_jiangan_resident_may_be_anywhere_in_wuhan_s_districts_but_not_in_xiaogan() 
     let area = e.allowed_area("420102").unwrap();
     assert_eq!(area.members.len(), 13);
     let (lon, lat) = inside("420106");
-    let wuchang = area.judge(e, lon, lat, 20.0);
+    let wuchang = area.judge(e, lon, lat, 20.0).unwrap();
     assert_eq!(wuchang.placement, Placement::Inside);
     assert_eq!(wuchang.county, e.county_id("420106"));
     let (lon, lat) = inside("420902");
-    let xiaonan = area.judge(e, lon, lat, 20.0);
+    let xiaonan = area.judge(e, lon, lat, 20.0).unwrap();
     assert_eq!(xiaonan.placement, Placement::Outside);
     assert!(xiaonan.distance_m > 1_000.0, "{xiaonan:?}");
     let km2: f64 = area.members.iter().map(|&m| e.county_km2(m)).sum();
@@ -54,7 +54,7 @@ fn inner_borders_are_not_edges_of_the_area() {
     let area = e.allowed_area("420102").unwrap();
     // Near the Jiang'an–Jianghan border, deep inside Wuhan.
     let (lon, lat) = Crs::Gcj02.to_wgs84(114.28, 30.62);
-    let j = area.judge(e, lon, lat, 300.0);
+    let j = area.judge(e, lon, lat, 300.0).unwrap();
     assert_eq!(j.placement, Placement::Inside, "{j:?}");
     assert!(j.distance_m < -5_000.0, "{j:?}");
 }
@@ -70,16 +70,45 @@ fn an_accuracy_circle_across_the_edge_is_uncertain() {
     for step in 0..=4000 {
         let t = step as f64 / 4000.0;
         let p = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
-        if area.judge(e, p.0, p.1, 0.0).placement == Placement::Outside {
-            let d = area.judge(e, p.0, p.1, 0.0).distance_m;
+        if area.judge(e, p.0, p.1, 0.0).unwrap().placement == Placement::Outside {
+            let d = area.judge(e, p.0, p.1, 0.0).unwrap().distance_m;
             assert!(d < 100.0, "first outside step is near the edge: {d}");
-            assert_eq!(area.judge(e, p.0, p.1, d + 50.0).placement, Placement::Uncertain);
-            assert_eq!(area.judge(e, last_inside.0, last_inside.1, 500.0).placement, Placement::Uncertain);
+            assert_eq!(area.judge(e, p.0, p.1, d + 50.0).unwrap().placement, Placement::Uncertain);
+            assert_eq!(area.judge(e, last_inside.0, last_inside.1, 500.0).unwrap().placement, Placement::Uncertain);
             return;
         }
         last_inside = p;
     }
     panic!("never left the area");
+}
+
+#[test]
+fn gaps_between_simplified_neighbours_are_no_evidence_of_absence() {
+    let e = engine();
+    let area = e.allowed_area("110108").unwrap();
+    let mut gaps = 0;
+    for neighbour in ["110102", "110105", "110106", "110107", "110109", "110114"] {
+        let (from, to) = (inside("110108"), inside(neighbour));
+        for step in 0..20_000 {
+            let t = step as f64 / 20_000.0;
+            let (lon, lat) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+            if e.locate(lon, lat).is_none() {
+                gaps += 1;
+                let j = area.judge(e, lon, lat, 5.0).unwrap();
+                assert_ne!(j.placement, Placement::Outside, "a gap inside Beijing at ({lon}, {lat})");
+            }
+        }
+    }
+    assert!(gaps > 0, "the simplified data leaves gaps between Haidian and its neighbours");
+}
+
+#[test]
+fn positions_that_are_not_numbers_are_refused_not_judged() {
+    let e = engine();
+    let area = e.allowed_area("420102").unwrap();
+    assert!(area.judge(e, f64::NAN, 30.6, 10.0).is_err());
+    assert!(area.judge(e, 114.3, f64::INFINITY, 10.0).is_err());
+    assert!(area.judge(e, 114.3, 30.6, f64::NAN).is_err());
 }
 
 #[test]

@@ -9,12 +9,14 @@ use rstar::{RTree, AABB};
 use serde::Deserialize;
 
 use super::area::Placement;
-use super::crs::{check_position, distance_m, Crs};
+use super::crs::{check_position, distance_m, segment_distance_m, Crs};
 use super::pip::EdgeBands;
 use crate::{Error, Result};
 
 /// Largest circle radius accepted.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
+/// Most positions a zone may have (validating a ring compares every pair of its edges).
+const MAX_VERTICES: usize = 2_000;
 /// Largest polygon extent accepted, in degrees either way (~100 km).
 const MAX_EXTENT_DEG: f64 = 1.0;
 /// Where zones may lie: China and its seas.
@@ -58,6 +60,10 @@ impl ZoneShape {
         }
         if polygons.is_empty() {
             return Err(Error::invalid("geometry", "has no polygon"));
+        }
+        let vertices: usize = polygons.iter().flatten().map(Vec::len).sum();
+        if vertices > MAX_VERTICES {
+            return Err(Error::invalid("geometry", format!("has {vertices} positions; at most {MAX_VERTICES}")));
         }
         let mut parts = Vec::new();
         for (p, rings) in polygons.into_iter().enumerate() {
@@ -162,17 +168,6 @@ fn within_china(lon: f64, lat: f64) -> Result<()> {
     }
 }
 
-/// Metres from `p` to the segment `a`–`b`, in a local equirectangular projection.
-fn segment_distance_m(p: (f64, f64), a: (f64, f64), b: (f64, f64), cos: f64) -> f64 {
-    let (ax, ay) = ((a.0 - p.0) * cos, a.1 - p.1);
-    let (bx, by) = ((b.0 - p.0) * cos, b.1 - p.1);
-    let (dx, dy) = (bx - ax, by - ay);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 == 0.0 { 0.0 } else { (-(ax * dx + ay * dy) / len2).clamp(0.0, 1.0) };
-    let (cx, cy) = (ax + t * dx, ay + t * dy);
-    (cx * cx + cy * cy).sqrt() * 111_194.9
-}
-
 /// A person's zone with its validity window.
 #[derive(Debug)]
 pub struct Zone {
@@ -228,6 +223,9 @@ impl ZoneIndex {
 
     /// The person's zones in force at `at` that the fix is inside of or near.
     pub fn check(&self, person_id: i64, lon: f64, lat: f64, accuracy_m: f64, at: DateTime<Utc>) -> Vec<ZoneHit> {
+        if check_position(lon, lat).is_err() || !accuracy_m.is_finite() {
+            return Vec::new();
+        }
         let dy = accuracy_m.max(0.0) / 111_194.9;
         let dx = dy / lat.to_radians().cos().max(0.01);
         let query = AABB::from_corners([lon - dx, lat - dy], [lon + dx, lat + dy]);

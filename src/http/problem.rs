@@ -89,6 +89,7 @@ impl From<Error> for Problem {
                 p.retry_after = Some(retry_after.as_secs().max(1));
                 p
             }
+            Error::Busy => Problem::unavailable(1),
             Error::Database(sqlx::Error::PoolTimedOut) => {
                 tracing::warn!("database pool exhausted");
                 Problem::unavailable(1)

@@ -110,6 +110,18 @@ impl Verifier {
         true
     }
 
+    /// Ends verification of a log whose last handed-out `seq` is `head`: events missing at the
+    /// end break it too.
+    pub fn finish_at(mut self, head: i64) -> VerifyReport {
+        if let (None, Some(next)) = (&self.report.first_broken, self.next_seq) {
+            if next <= head {
+                let reason = format!("events {next} to {head} are missing from the end of the log");
+                self.report.first_broken = Some(Broken { seq: next, county: String::new(), reason });
+            }
+        }
+        self.report
+    }
+
     pub fn finish(self) -> VerifyReport {
         self.report
     }
@@ -178,6 +190,19 @@ mod tests {
         let broken = verify(&events).first_broken.unwrap();
         assert_eq!((broken.seq, broken.county.as_str()), (3, "420102"));
         assert!(broken.reason.contains("altered"));
+    }
+
+    #[test]
+    fn events_removed_from_the_end_are_missed_only_without_the_head() {
+        let mut events = log();
+        events.pop();
+        let mut v = Verifier::new(Some(1));
+        events.iter().for_each(|e| {
+            v.push(e);
+        });
+        let broken = v.finish_at(4).first_broken.unwrap();
+        assert_eq!(broken.seq, 4);
+        assert!(broken.reason.contains("missing"));
     }
 
     #[test]

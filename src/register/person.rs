@@ -142,6 +142,13 @@ impl Enrolment {
         if self.office.trim().is_empty() {
             return Err(Error::invalid("office", "must name a judicial office"));
         }
+        for (field, day) in [
+            ("judgment_effective_on", Some(self.judgment_effective_on)),
+            ("released_on", self.released_on),
+            ("supervision_ends_on", Some(self.supervision_ends_on)),
+        ] {
+            check_plausible(field, day)?;
+        }
         match (self.category, self.released_on) {
             (Category::Parole, None) => {
                 return Err(Error::invalid("released_on", "is required for parole: registration runs from release"))
@@ -172,6 +179,18 @@ impl Enrolment {
             supervision_ends_on: self.supervision_ends_on,
             registration_due_on,
         })
+    }
+}
+
+/// Community corrections exist since 2003 and no sentence runs for centuries: a date outside
+/// 1979–2200 is a typing error, refused before it reaches a database that could not store it.
+fn check_plausible(field: &str, day: Option<NaiveDate>) -> Result<()> {
+    let (first, last) = (NaiveDate::from_ymd_opt(1979, 1, 1), NaiveDate::from_ymd_opt(2200, 12, 31));
+    match (day, first, last) {
+        (Some(d), Some(first), Some(last)) if d < first || d > last => {
+            Err(Error::invalid(field, "must be between 1979-01-01 and 2200-12-31"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -336,6 +355,9 @@ mod tests {
         let mut backwards = enrolment(Category::Control, None);
         backwards.supervision_ends_on = day("2026-02-01");
         assert_eq!(invalid_field(backwards.validate(&units, &policy)), "supervision_ends_on");
+        let mut ancient = enrolment(Category::Control, None);
+        ancient.judgment_effective_on = day("0900-01-01");
+        assert_eq!(invalid_field(ancient.validate(&units, &policy)), "judgment_effective_on");
         let mut city = enrolment(Category::Control, None);
         city.residence_adcode = "420100".into();
         assert_eq!(invalid_field(city.validate(&units, &policy)), "residence_adcode");

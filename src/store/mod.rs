@@ -40,10 +40,10 @@ pub trait AccountStore {
     async fn set_password(&self, id: i64, hash: &str, by: &str, at: DateTime<Utc>) -> Result<()>;
     /// Disables a user; their tokens stop working.
     async fn disable_user(&self, username: &str, by: &str, at: DateTime<Utc>) -> Result<Account>;
-    /// The lock on a user name after failed logins, if any.
-    async fn login_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>>;
-    /// Counts a failed login; returns the number of failures in a row.
-    async fn record_login_failure(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<u32>;
+    /// Counts a login attempt before the password is checked (so that concurrent guesses cannot
+    /// outrun the count), locking the name once `lock` says so; refused while a lock lasts.
+    async fn login_attempt(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<LoginAttempt>;
+    /// A successful login: the attempts counted for the name are forgotten.
     async fn clear_login_failures(&self, username: &str) -> Result<()>;
 }
 
@@ -90,6 +90,8 @@ pub trait CaseStore {
 pub trait LogStore {
     /// Events with `seq > after` in order, at most `limit`, unfiltered (operators' verification).
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+    /// The last `seq` handed out: a log whose newest events were removed ends before it.
+    async fn log_head(&self) -> Result<i64>;
 }
 
 /// The storage the service runs on.

@@ -78,10 +78,23 @@ pub struct Enrolled<T> {
 /// How long a user name is locked after a number of failures in a row.
 pub trait LockRule: Send + Sync {
     fn lock_for(&self, failures: u32) -> Option<std::time::Duration>;
+    /// Failures older than this no longer count.
+    fn forget_after(&self) -> std::time::Duration;
 }
 
 impl LockRule for crate::auth::password::Lockout {
     fn lock_for(&self, failures: u32) -> Option<std::time::Duration> {
         crate::auth::password::Lockout::lock_for(self, failures)
     }
+
+    fn forget_after(&self) -> std::time::Duration {
+        self.max
+    }
+}
+
+/// Whether a login attempt may go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    Allowed,
+    Locked { until: DateTime<Utc> },
 }

@@ -11,6 +11,7 @@ backend_tests!(
     a_staff_token_opens_the_console_and_nothing_else_does,
     wrong_unknown_and_disabled_logins_are_refused_alike,
     repeated_failures_lock_the_user_name_for_a_while,
+    a_burst_of_guesses_gets_no_more_tries_than_the_limit,
     expired_tampered_unsigned_and_foreign_tokens_are_refused,
     a_password_change_ends_every_earlier_token,
 );
@@ -63,6 +64,28 @@ async fn repeated_failures_lock_the_user_name_for_a_while(t: &TestApp) {
     // Success clears the count: one more failure does not lock again.
     t.login("ja-county", "wrong password, again").await;
     assert_eq!(t.login("ja-county", PASSWORD).await.status, StatusCode::OK);
+}
+
+async fn a_burst_of_guesses_gets_no_more_tries_than_the_limit(t: &TestApp) {
+    t.jiangan_officer().await;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let router = t.router();
+            tokio::spawn(async move {
+                let body = json!({"username": "ja-county", "password": "a guess at the password"});
+                crate::harness::call(&router, Method::POST, "/api/v1/auth/login", None, Some(body), &[]).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let tried = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(tried, 5, "only five guesses are checked: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 15);
+    let old = t.app.store.account_by_name("ja-county").await.unwrap().unwrap();
+    assert!(old.disabled_at.is_none(), "locking is not disabling");
 }
 
 async fn expired_tampered_unsigned_and_foreign_tokens_are_refused(t: &TestApp) {

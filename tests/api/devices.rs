@@ -10,7 +10,31 @@ backend_tests!(
     a_device_key_becomes_a_token_for_its_person_only,
     a_revoked_device_stops_working_everywhere,
     a_person_has_one_active_device_of_each_kind,
+    concurrent_enrolments_leave_one_active_phone,
 );
+
+async fn concurrent_enrolments_leave_one_active_phone(t: &TestApp) {
+    let officer = t.jiangan_officer().await;
+    let person = t.enrol(&officer).await;
+    let (_, second) = t.second_instance().await;
+    let path = format!("/api/v1/persons/{person}/devices");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let router = if i % 2 == 0 { t.router() } else { second.clone() };
+            let (path, officer) = (path.clone(), officer.clone());
+            tokio::spawn(async move {
+                call(&router, Method::POST, &path, Some(&officer), Some(json!({"kind": "phone"})), &[]).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(t.count("devices").await, 1);
+}
 
 async fn exchange(t: &TestApp, device_id: &Value, key: &Value) -> crate::harness::Reply {
     t.device_token(&json!({"device_id": device_id, "device_key": key})).await

@@ -14,7 +14,32 @@ backend_tests!(
     registration_is_recorded_once,
     a_retried_enrolment_is_stored_once,
     lists_filter_and_page_within_scope,
+    concurrent_registrations_record_one_day,
 );
+
+async fn concurrent_registrations_record_one_day(t: &TestApp) {
+    let token = t.jiangan_officer().await;
+    let id = t.enrol(&token).await;
+    let (_, second) = t.second_instance().await;
+    let events = t.count("oversight_events").await;
+    let path = format!("/api/v1/persons/{id}/registration");
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let router = if i % 2 == 0 { t.router() } else { second.clone() };
+            let (path, token) = (path.clone(), token.clone());
+            let day = format!("2026-03-{:02}", 5 + i);
+            tokio::spawn(async move {
+                call(&router, Method::POST, &path, Some(&token), Some(json!({"on": day})), &[]).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(t.count("oversight_events").await, events + 1);
+}
 
 async fn an_officer_enrols_each_category_with_its_registration_day(t: &TestApp) {
     let token = t.jiangan_officer().await;
@@ -57,6 +82,8 @@ async fn bad_enrolments_name_the_field_and_write_nothing(t: &TestApp) {
         (with("category", json!("house_arrest")), StatusCode::UNPROCESSABLE_ENTITY, "category"),
         (with("judgment_effective_on", json!(20260301)), StatusCode::UNPROCESSABLE_ENTITY, "judgment_effective_on"),
         (with("judgment_effective_on", json!("2026-02-30")), StatusCode::UNPROCESSABLE_ENTITY, "judgment_effective_on"),
+        (with("judgment_effective_on", json!("0900-01-01")), StatusCode::UNPROCESSABLE_ENTITY, "judgment_effective_on"),
+        (with("supervision_ends_on", json!("9999-12-31")), StatusCode::UNPROCESSABLE_ENTITY, "supervision_ends_on"),
         (with("residence_adcode", json!("429999")), StatusCode::UNPROCESSABLE_ENTITY, "residence_adcode"),
         (with("residence_adcode", json!("420100")), StatusCode::UNPROCESSABLE_ENTITY, "residence_adcode"),
         (with("residence_adcode", json!("420106")), StatusCode::UNPROCESSABLE_ENTITY, "residence_adcode"),

@@ -11,7 +11,7 @@ use super::{Backend, Db};
 use crate::auth::{Role, Scope};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::Office;
-use crate::store::{Account, AccountStore, LockRule, NewUser};
+use crate::store::{Account, AccountStore, LockRule, LoginAttempt, NewUser};
 use crate::{Error, Result};
 
 #[derive(FromRow)]
@@ -207,26 +207,36 @@ impl AccountStore for Backend {
         account.ok_or(Error::NotFound("user"))
     }
 
-    async fn login_locked_until(&self, username: &str) -> Result<Option<DateTime<Utc>>> {
-        let row: Option<Option<DateTime<Utc>>> =
-            sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(row.flatten())
-    }
-
-    async fn record_login_failure(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<u32> {
+    async fn login_attempt(&self, username: &str, lock: &dyn LockRule, at: DateTime<Utc>) -> Result<LoginAttempt> {
         let mut tx = self.begin_write().await?;
-        let failures: i64 = sqlx::query_scalar(
+        // Failures older than the longest lock no longer count; rows older than a day go.
+        let fresh = at - chrono::Duration::from_std(lock.forget_after()).unwrap_or(chrono::Duration::MAX);
+        sqlx::query("DELETE FROM login_failures WHERE updated_at < $1")
+            .bind(at - chrono::Duration::days(1))
+            .execute(&mut *tx)
+            .await?;
+        // Counts the attempt unless the name is locked; the row lock (PostgreSQL) or the write lock
+        // (SQLite) held until commit makes concurrent attempts take turns.
+        let failures: Option<i64> = sqlx::query_scalar(
             "INSERT INTO login_failures (username, failures, updated_at) VALUES ($1, 1, $2) \
-             ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1, updated_at = $2 \
+             ON CONFLICT (username) DO UPDATE SET updated_at = $2, failures = CASE \
+               WHEN login_failures.updated_at < $3 THEN 1 ELSE login_failures.failures + 1 END \
+             WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $2 \
              RETURNING failures",
         )
         .bind(username)
         .bind(at)
-        .fetch_one(&mut *tx)
+        .bind(fresh)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(failures) = failures else {
+            let until: Option<DateTime<Utc>> =
+                sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE username = $1")
+                    .bind(username)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            return Ok(LoginAttempt::Locked { until: until.unwrap_or(at) });
+        };
         let failures = u32::try_from(failures).unwrap_or(u32::MAX);
         if let Some(lock_for) = lock.lock_for(failures) {
             let until = at + chrono::Duration::from_std(lock_for).unwrap_or(chrono::Duration::MAX);
@@ -237,7 +247,7 @@ impl AccountStore for Backend {
                 .await?;
         }
         tx.commit().await?;
-        Ok(failures)
+        Ok(LoginAttempt::Allowed)
     }
 
     async fn clear_login_failures(&self, username: &str) -> Result<()> {

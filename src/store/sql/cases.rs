@@ -185,7 +185,15 @@ impl CaseStore for Backend {
             Some(day) => return Err(Error::Conflict(format!("registration was already recorded on {day}"))),
             None => {}
         }
-        sqlx::query("UPDATE persons SET registered_on = $1 WHERE id = $2").bind(on).bind(id).execute(&mut *tx).await?;
+        // Conditional, so that of two concurrent registrations (PostgreSQL) only the first writes.
+        let updated = sqlx::query("UPDATE persons SET registered_on = $1 WHERE id = $2 AND registered_on IS NULL")
+            .bind(on)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::Conflict("registration was recorded meanwhile; read the person again".into()));
+        }
         let late = (on - person.registration_due_on).num_days().max(0);
         let data = json!({"registered_on": on, "due_on": person.registration_due_on, "days_late": late});
         let event = NewEvent::new(EventKind::PersonRegistered, &person.county, actor.label(), data).about(id);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{push_scope, remember, replayed, require_writer, resource_id};
+use super::common::{push_scope, remember, replayed, require_writer, resource_id, unique_violation};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceKind};
@@ -109,7 +109,11 @@ impl DeviceStore for Backend {
         .bind(at)
         .bind(actor.user_id)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            true => Error::Conflict(format!("the person already has an active {}; revoke it first", kind.as_str())),
+            false => e.into(),
+        })?;
         remember(&mut tx, idem, &format!("device:{id}"), at).await?;
         let data = json!({"device_id": id, "kind": kind.as_str()});
         let event = NewEvent::new(EventKind::DeviceEnrolled, &county, actor.label(), data).about(person_id);
@@ -125,12 +129,17 @@ impl DeviceStore for Backend {
         if creds.device.revoked_at.is_some() {
             return Ok(creds.device);
         }
-        sqlx::query("UPDATE devices SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
-            .bind(at)
-            .bind(actor.user_id)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE devices SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(actor.user_id)
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() == 0 {
+            // Revoked by a concurrent request: that one recorded it.
+            return Ok(creds.device);
+        }
         let data = json!({"device_id": device_id, "kind": creds.device.kind.as_str()});
         let event = NewEvent::new(EventKind::DeviceRevoked, &creds.county, actor.label(), data).about(person_id);
         append(&mut tx, &event, at).await?;

@@ -83,4 +83,8 @@ impl LogStore for Backend {
         .await?;
         Ok(rows.into_iter().map(Event::from).collect())
     }
+
+    async fn log_head(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT seq FROM oversight_head WHERE id = 1").fetch_one(&self.read).await?)
+    }
 }
