@@ -49,7 +49,7 @@ fn zones() -> ZoneIndex {
                 ZoneGeometry::Polygon(vec![ring])
             };
             let radius = (i % 2 == 0).then_some(size);
-            let shape = ZoneShape::parse(geometry, radius, Crs::Wgs84).expect("valid zone");
+            let shape = ZoneShape::parse(&geometry, radius, Crs::Wgs84).expect("valid zone");
             Zone { id: i as i64, person_id: (i % 5_000) as i64, shape, valid_from: None, valid_until: None }
         })
         .collect();

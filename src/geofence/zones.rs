@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::area::Placement;
 use super::crs::{check_position, distance_m, segment_distance_m, Crs};
@@ -37,7 +37,7 @@ impl std::fmt::Debug for ZoneShape {
 }
 
 /// GeoJSON geometry as a zone is drawn: a Polygon or MultiPolygon, or a Point with a radius.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "coordinates")]
 pub enum ZoneGeometry {
     Polygon(Vec<Vec<[f64; 2]>>),
@@ -49,11 +49,11 @@ impl ZoneShape {
     /// Validates a drawn zone and converts it to WGS-84. Repairs only what is unambiguous
     /// (repeated consecutive positions); refuses unclosed rings, self-intersections, circles
     /// without a sane radius and zones far from China.
-    pub fn parse(geometry: ZoneGeometry, radius_m: Option<f64>, crs: Crs) -> Result<ZoneShape> {
+    pub fn parse(geometry: &ZoneGeometry, radius_m: Option<f64>, crs: Crs) -> Result<ZoneShape> {
         let polygons = match geometry {
-            ZoneGeometry::Point([lon, lat]) => return circle(lon, lat, radius_m, crs),
-            ZoneGeometry::Polygon(rings) => vec![rings],
-            ZoneGeometry::MultiPolygon(polygons) => polygons,
+            ZoneGeometry::Point([lon, lat]) => return circle(*lon, *lat, radius_m, crs),
+            ZoneGeometry::Polygon(rings) => vec![rings.clone()],
+            ZoneGeometry::MultiPolygon(polygons) => polygons.clone(),
         };
         if radius_m.is_some() {
             return Err(Error::invalid("radius_m", "applies only to a Point"));
@@ -276,7 +276,7 @@ mod tests {
     fn malformed_zones_are_refused_with_the_problem_named() {
         let unclosed =
             ZoneGeometry::Polygon(vec![vec![[LON, LAT], [LON + D, LAT], [LON + D, LAT + D], [LON, LAT + D]]]);
-        assert!(field_and_reason(ZoneShape::parse(unclosed, None, Crs::Wgs84)).1.contains("not closed"));
+        assert!(field_and_reason(ZoneShape::parse(&unclosed, None, Crs::Wgs84)).1.contains("not closed"));
         let bowtie = ZoneGeometry::Polygon(vec![vec![
             [LON, LAT],
             [LON + D, LAT + D],
@@ -284,36 +284,39 @@ mod tests {
             [LON, LAT + D],
             [LON, LAT],
         ]]);
-        let (field, reason) = field_and_reason(ZoneShape::parse(bowtie, None, Crs::Wgs84));
+        let (field, reason) = field_and_reason(ZoneShape::parse(&bowtie, None, Crs::Wgs84));
         assert_eq!(field, "geometry");
         assert!(reason.contains("not a valid polygon"), "{reason}");
         for radius in [0.0, -5.0, 60_000.0, f64::NAN] {
             let (field, _) =
-                field_and_reason(ZoneShape::parse(ZoneGeometry::Point([LON, LAT]), Some(radius), Crs::Wgs84));
+                field_and_reason(ZoneShape::parse(&ZoneGeometry::Point([LON, LAT]), Some(radius), Crs::Wgs84));
             assert_eq!(field, "radius_m");
         }
-        assert_eq!(field_and_reason(ZoneShape::parse(ZoneGeometry::Point([LON, LAT]), None, Crs::Wgs84)).0, "radius_m");
-        assert_eq!(field_and_reason(ZoneShape::parse(square(D), Some(50.0), Crs::Wgs84)).0, "radius_m");
-        let paris = ZoneShape::parse(ZoneGeometry::Point([2.35, 48.85]), Some(100.0), Crs::Wgs84);
+        assert_eq!(
+            field_and_reason(ZoneShape::parse(&ZoneGeometry::Point([LON, LAT]), None, Crs::Wgs84)).0,
+            "radius_m"
+        );
+        assert_eq!(field_and_reason(ZoneShape::parse(&square(D), Some(50.0), Crs::Wgs84)).0, "radius_m");
+        let paris = ZoneShape::parse(&ZoneGeometry::Point([2.35, 48.85]), Some(100.0), Crs::Wgs84);
         assert!(field_and_reason(paris).1.contains("outside China"));
-        let swapped = ZoneShape::parse(ZoneGeometry::Point([LAT, LON]), Some(100.0), Crs::Wgs84);
+        let swapped = ZoneShape::parse(&ZoneGeometry::Point([LAT, LON]), Some(100.0), Crs::Wgs84);
         assert!(field_and_reason(swapped).0.starts_with("geometry"));
         let nan = ZoneGeometry::Polygon(vec![vec![[f64::NAN, LAT], [LON + D, LAT], [LON, LAT + D], [f64::NAN, LAT]]]);
-        assert!(field_and_reason(ZoneShape::parse(nan, None, Crs::Wgs84)).1.contains("lon"));
-        assert!(field_and_reason(ZoneShape::parse(square(2.0), None, Crs::Wgs84)).1.contains("1°"));
+        assert!(field_and_reason(ZoneShape::parse(&nan, None, Crs::Wgs84)).1.contains("lon"));
+        assert!(field_and_reason(ZoneShape::parse(&square(2.0), None, Crs::Wgs84)).1.contains("1°"));
     }
 
     #[test]
     fn repeated_positions_are_the_one_repair() {
         let ring = vec![[LON, LAT], [LON + D, LAT], [LON + D, LAT], [LON + D, LAT + D], [LON, LAT + D], [LON, LAT]];
-        assert!(ZoneShape::parse(ZoneGeometry::Polygon(vec![ring]), None, Crs::Wgs84).is_ok());
+        assert!(ZoneShape::parse(&ZoneGeometry::Polygon(vec![ring]), None, Crs::Wgs84).is_ok());
     }
 
     #[test]
     fn only_a_fix_whose_accuracy_circle_is_inside_counts_as_entry() {
         let now = Utc::now();
-        let circle = ZoneShape::parse(ZoneGeometry::Point([LON, LAT]), Some(200.0), Crs::Wgs84).unwrap();
-        let polygon = ZoneShape::parse(square(D), None, Crs::Wgs84).unwrap();
+        let circle = ZoneShape::parse(&ZoneGeometry::Point([LON, LAT]), Some(200.0), Crs::Wgs84).unwrap();
+        let polygon = ZoneShape::parse(&square(D), None, Crs::Wgs84).unwrap();
         let index = ZoneIndex::new(vec![
             Zone { id: 1, person_id: 7, shape: circle, valid_from: None, valid_until: None },
             Zone {
@@ -326,7 +329,7 @@ mod tests {
             Zone {
                 id: 3,
                 person_id: 8,
-                shape: ZoneShape::parse(square(D), None, Crs::Wgs84).unwrap(),
+                shape: ZoneShape::parse(&square(D), None, Crs::Wgs84).unwrap(),
                 valid_from: None,
                 valid_until: None,
             },
@@ -347,7 +350,7 @@ mod tests {
     #[test]
     fn zones_drawn_in_gcj02_are_converted() {
         let (glon, glat) = Crs::Gcj02.from_wgs84(LON, LAT);
-        let shape = ZoneShape::parse(ZoneGeometry::Point([glon, glat]), Some(100.0), Crs::Gcj02).unwrap();
+        let shape = ZoneShape::parse(&ZoneGeometry::Point([glon, glat]), Some(100.0), Crs::Gcj02).unwrap();
         assert!(shape.signed_distance_m(LON, LAT) < -99.0);
     }
 }

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{auth, clock, devices, me, ops, persons};
+use routes::{auth, clock, devices, me, ops, persons, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,6 +53,7 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(persons::register))
         .routes(routes!(devices::enrol, devices::list))
         .routes(routes!(devices::revoke))
+        .routes(routes!(zones::create, zones::list))
         .routes(routes!(me::me))
         .routes(routes!(openapi_json));
     if app.test_clock.is_some() {

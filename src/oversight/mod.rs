@@ -22,6 +22,7 @@ pub enum EventKind {
     PersonRegistered,
     DeviceEnrolled,
     DeviceRevoked,
+    ZoneCreated,
 }
 
 impl EventKind {
@@ -35,6 +36,7 @@ impl EventKind {
             EventKind::PersonRegistered => "person.registered",
             EventKind::DeviceEnrolled => "device.enrolled",
             EventKind::DeviceRevoked => "device.revoked",
+            EventKind::ZoneCreated => "zone.created",
         }
     }
 }

@@ -2,8 +2,11 @@
 //! and registration (报到) — the first obligation, whose miss is 漏管.
 
 mod person;
+mod zone;
 
 use serde::Serialize;
+
+pub use zone::{Zone, ZoneRequest};
 
 pub use person::{
     Category, Enrolment, NewPerson, Person, PersonFilter, Registration, RegistrationDue, Responsible, SupervisionState,

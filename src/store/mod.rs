@@ -21,7 +21,7 @@ pub use model::*;
 
 use crate::auth::{Actor, DeviceActor, DeviceKind};
 use crate::oversight::Event;
-use crate::register::{NewPerson, Office, Person, PersonFilter};
+use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -85,6 +85,22 @@ pub trait CaseStore {
     async fn record_registration(&self, actor: &Actor, id: i64, on: NaiveDate, at: DateTime<Utc>) -> Result<Person>;
 }
 
+/// Exclusion zones.
+#[async_trait]
+pub trait ZoneStore {
+    /// Adds a zone (validated by the caller) for a person in the actor's scope.
+    async fn create_zone(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        zone: &ZoneRequest,
+        idem: Option<&IdempotencyKey>,
+        at: DateTime<Utc>,
+    ) -> Result<Enrolled<Zone>>;
+    /// A person's zones, oldest first.
+    async fn zones(&self, actor: &Actor, person_id: i64) -> Result<Vec<Zone>>;
+}
+
 /// The oversight log. Appending happens inside the other methods' transactions.
 #[async_trait]
 pub trait LogStore {
@@ -96,7 +112,7 @@ pub trait LogStore {
 
 /// The storage the service runs on.
 #[async_trait]
-pub trait Store: AccountStore + DeviceStore + CaseStore + LogStore + Send + Sync + 'static {
+pub trait Store: AccountStore + DeviceStore + CaseStore + ZoneStore + LogStore + Send + Sync + 'static {
     /// The database answers.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);

@@ -43,3 +43,5 @@ mod common;
 mod devices;
 #[path = "sql/log.rs"]
 mod log;
+#[path = "sql/zones.rs"]
+mod zones;

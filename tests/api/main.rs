@@ -9,3 +9,4 @@ mod cli;
 mod devices;
 mod oversight;
 mod persons;
+mod zones;

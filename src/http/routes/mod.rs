@@ -6,3 +6,4 @@ pub mod devices;
 pub mod me;
 pub mod ops;
 pub mod persons;
+pub mod zones;
