@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::{Auth, SigningKeys};
+use crate::checkin::Ingest;
 use crate::clock::{Clock, SystemClock, TestClock};
+use crate::geofence::Geofences;
 use crate::settings::{ClockMode, Settings};
 use crate::store::{self, Store};
 use crate::units::Units;
@@ -23,6 +25,10 @@ pub struct App {
     pub test_clock: Option<TestClock>,
     pub tz: chrono_tz::Tz,
     pub metrics: PrometheusHandle,
+    /// Real boundaries: where fixes are, and where persons may be.
+    pub geofences: Arc<Geofences>,
+    /// The group-committing check-in writer.
+    pub ingest: Ingest,
 }
 
 impl App {
@@ -30,15 +36,24 @@ impl App {
     pub async fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
         let store = store::open(&settings.database_url()).await.context("opening the database")?;
         let keys = SigningKeys::load_or_generate(settings.auth.signing_key_file.as_deref(), &settings.data_dir)?;
-        Self::assemble(settings, store, keys)
-    }
-
-    /// Builds the service around an already open store (tests use it with an in-memory key).
-    pub fn assemble(settings: Settings, store: Arc<dyn Store>, keys: SigningKeys) -> anyhow::Result<Arc<App>> {
         let units = Arc::new(match &settings.units_file {
             Some(path) => Units::from_file(path).context("invalid setting units_file")?,
             None => Units::bundled()?,
         });
+        let geofences =
+            tokio::task::spawn_blocking(move || Geofences::bundled(units)).await.context("loading boundaries")??;
+        Self::assemble(settings, store, keys, Arc::new(geofences))
+    }
+
+    /// Builds the service around an already open store and loaded boundaries (tests share one
+    /// engine between many instances). Must run inside the Tokio runtime: it starts the writer.
+    pub fn assemble(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        keys: SigningKeys,
+        geofences: Arc<Geofences>,
+    ) -> anyhow::Result<Arc<App>> {
+        let units = geofences.units().clone();
         let tz = settings.tz()?;
         let (clock, test_clock): (Arc<dyn Clock>, _) = match settings.clock {
             ClockMode::System => (Arc::new(SystemClock), None),
@@ -48,7 +63,9 @@ impl App {
             }
         };
         let auth = Auth::new(keys, store.clone(), clock.clone(), settings.auth.clone());
-        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics: prometheus() }))
+        let ingest = Ingest::start(store.clone(), settings.ingest_queue);
+        let metrics = prometheus();
+        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics, geofences, ingest }))
     }
 
     /// Today in the configured time zone: the day that date rules count in.

@@ -12,6 +12,11 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// A time as both databases store it: whole microseconds.
+pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    to_micros(t)
+}
+
 fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::microseconds(1)).unwrap_or(t)
 }

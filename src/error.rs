@@ -45,3 +45,24 @@ impl From<sqlx::migrate::MigrateError> for Error {
         Error::Internal(anyhow::Error::new(e).context("database migration"))
     }
 }
+
+/// The field a deserialisation error is about: its path, and for a missing field the name in
+/// backticks below that path (an unknown field's path already ends with its name).
+pub fn field_of(path: &str, message: &str) -> String {
+    let missing = message.starts_with("missing field").then(|| message.split('`').nth(1)).flatten();
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => "body".to_owned(),
+        (p, Some(name)) => format!("{p}.{name}"),
+        (p, None) => p.to_owned(),
+    }
+}
+
+/// Deserialises one JSON value (an element of a batch), naming the field at fault.
+pub fn parse_json_value<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        Error::invalid(field_of(&path, &message), message)
+    })
+}

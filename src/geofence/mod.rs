@@ -60,6 +60,11 @@ impl Geofences {
         Geofences { counties, by_adcode, grid, units, areas: Mutex::new(HashMap::new()) }
     }
 
+    /// The administrative-unit table the engine was built with.
+    pub fn units(&self) -> &Arc<Units> {
+        &self.units
+    }
+
     pub fn county(&self, id: CountyId) -> &County {
         &self.counties[id as usize]
     }

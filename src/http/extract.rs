@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::problem::Problem;
 use crate::app::App;
 use crate::auth::{Actor, DeviceActor};
+use crate::error::field_of;
 use crate::oversight::canonical_json;
 use crate::store::IdempotencyKey;
 use crate::Error;
@@ -102,18 +103,6 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
-    }
-}
-
-/// The field a deserialisation error is about: its path, and for a missing field the name in
-/// backticks below that path (an unknown field's path already ends with its name).
-fn field_of(path: &str, message: &str) -> String {
-    let missing = message.starts_with("missing field").then(|| message.split('`').nth(1)).flatten();
-    match (path, missing) {
-        (".", Some(name)) => name.to_owned(),
-        (".", None) => "body".to_owned(),
-        (p, Some(name)) => format!("{p}.{name}"),
-        (p, None) => p.to_owned(),
     }
 }
 

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{auth, clock, devices, me, ops, persons, zones};
+use routes::{auth, checkins, clock, devices, me, ops, persons, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,6 +54,7 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(devices::enrol, devices::list))
         .routes(routes!(devices::revoke))
         .routes(routes!(zones::create, zones::list))
+        .routes(routes!(checkins::upload))
         .routes(routes!(me::me))
         .routes(routes!(openapi_json));
     if app.test_clock.is_some() {

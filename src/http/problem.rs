@@ -18,6 +18,10 @@ pub struct Problem {
     /// The request field at fault, for bad input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Extension members (RFC 9457 §3.2), such as the per-fix reasons of a refused upload.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     #[serde(skip)]
     retry_after: Option<u64>,
 }
@@ -30,8 +34,14 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            extensions: None,
             retry_after: None,
         }
+    }
+
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.get_or_insert_with(Default::default).insert(name.to_owned(), value);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

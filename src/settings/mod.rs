@@ -29,6 +29,8 @@ pub struct Settings {
     pub clock: ClockMode,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Uploads of fixes that may wait for the writer; beyond, uploads get 503 with Retry-After.
+    pub ingest_queue: usize,
     /// Administrative-unit table to use instead of the one compiled in.
     pub units_file: Option<PathBuf>,
     pub auth: AuthSettings,
@@ -85,6 +87,7 @@ impl Default for Settings {
             time_zone: "Asia/Shanghai".into(),
             clock: ClockMode::System,
             max_body_bytes: 1 << 20,
+            ingest_queue: 1024,
             units_file: None,
             auth: AuthSettings::default(),
             policy: Policy::default(),
@@ -138,6 +141,7 @@ impl Settings {
         );
         anyhow::ensure!(!self.auth.issuer.trim().is_empty(), "invalid setting auth.issuer: must not be empty");
         anyhow::ensure!(self.max_body_bytes >= 1024, "invalid setting max_body_bytes: must be at least 1024");
+        anyhow::ensure!(self.ingest_queue >= 1, "invalid setting ingest_queue: must be at least 1");
         if let Some(url) = &self.database_url {
             let scheme_ok = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| url.0.starts_with(s));
             anyhow::ensure!(scheme_ok, "invalid setting database_url: must start with sqlite: or postgres://");

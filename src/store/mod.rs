@@ -20,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use model::*;
 
 use crate::auth::{Actor, DeviceActor, DeviceKind};
+use crate::checkin::{Batch, Stored};
 use crate::oversight::Event;
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::Result;
@@ -101,6 +102,13 @@ pub trait ZoneStore {
     async fn zones(&self, actor: &Actor, person_id: i64) -> Result<Vec<Zone>>;
 }
 
+/// Position fixes.
+#[async_trait]
+pub trait FixStore {
+    /// Stores uploads in one transaction (one sync); answers per upload, in order.
+    async fn store_fixes(&self, batches: &[Batch]) -> Result<Vec<Stored>>;
+}
+
 /// The oversight log. Appending happens inside the other methods' transactions.
 #[async_trait]
 pub trait LogStore {
@@ -112,7 +120,9 @@ pub trait LogStore {
 
 /// The storage the service runs on.
 #[async_trait]
-pub trait Store: AccountStore + DeviceStore + CaseStore + ZoneStore + LogStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + DeviceStore + CaseStore + ZoneStore + FixStore + LogStore + Send + Sync + 'static
+{
     /// The database answers.
     async fn ping(&self) -> Result<()>;
     async fn close(&self);

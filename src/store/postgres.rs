@@ -41,6 +41,8 @@ mod cases;
 mod common;
 #[path = "sql/devices.rs"]
 mod devices;
+#[path = "sql/fixes.rs"]
+mod fixes;
 #[path = "sql/log.rs"]
 mod log;
 #[path = "sql/zones.rs"]

@@ -45,6 +45,7 @@ async fn the_openapi_document_describes_every_route(t: &TestApp) {
         ("/api/v1/persons/{id}/devices/{device_id}", "delete"),
         ("/api/v1/persons/{id}/zones", "post"),
         ("/api/v1/persons/{id}/zones", "get"),
+        ("/api/v1/checkins", "post"),
         ("/api/v1/me", "get"),
         ("/api/v1/test/clock", "post"),
         ("/api/openapi.json", "get"),

@@ -9,9 +9,11 @@ use axum::Router;
 use http_body_util::BodyExt;
 use liandong::app::App;
 use liandong::auth::{password, resolve_scope, Role, SigningKeys};
+use liandong::geofence::Geofences;
 use liandong::register::Office;
 use liandong::settings::{ClockMode, Settings};
 use liandong::store::{postgres, sqlite, NewUser, Store};
+use liandong::units::Units;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use tower::ServiceExt;
@@ -81,6 +83,12 @@ impl Reply {
     }
 }
 
+/// The boundaries, loaded once for every test of the process (it takes seconds unoptimised).
+fn geofences() -> Arc<Geofences> {
+    static ENGINE: std::sync::OnceLock<Arc<Geofences>> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| Arc::new(Geofences::bundled(Arc::new(Units::bundled().unwrap())).unwrap())).clone()
+}
+
 fn test_settings() -> Settings {
     let mut settings = Settings { clock: ClockMode::Test, ..Settings::default() };
     // Short enough that the test of a revocation made elsewhere waits only a moment.
@@ -92,7 +100,7 @@ fn test_settings() -> Settings {
 /// file or the configured one.
 async fn assemble(store: Arc<dyn Store>, keys_dir: &std::path::Path) -> (Arc<App>, Router) {
     let keys = SigningKeys::load_or_generate(None, keys_dir).unwrap();
-    let app = App::assemble(test_settings(), store, keys).unwrap();
+    let app = App::assemble(test_settings(), store, keys, geofences()).unwrap();
     let router = liandong::http::router(app.clone());
     (app, router)
 }
@@ -201,6 +209,11 @@ impl TestApp {
     pub async fn jiangan_officer(&self) -> String {
         self.office("ja", "420102").await;
         self.user("ja-county", Role::CountyOfficer, "420102").await
+    }
+
+    /// A fresh token of the Jiang'an county officer made by `jiangan_officer`.
+    pub async fn jiangan_token(&self) -> String {
+        self.login("ja-county", PASSWORD).await.body["access_token"].as_str().expect("login").to_owned()
     }
 
     /// Enrols a probation person of office `ja` and returns their id.

@@ -5,6 +5,7 @@ mod harness;
 
 mod auth;
 mod basics;
+mod checkins;
 mod cli;
 mod devices;
 mod oversight;

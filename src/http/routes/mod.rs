@@ -1,6 +1,7 @@
 //! Handlers, one file per client-facing concept.
 
 pub mod auth;
+pub mod checkins;
 pub mod clock;
 pub mod devices;
 pub mod me;

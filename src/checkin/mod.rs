@@ -1,0 +1,121 @@
+//! Check-ins: fixes from phones and tags, each judged on its own against the person's allowed
+//! area, stored once (a retried upload is recognised), through one group-committing writer.
+
+mod writer;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use writer::Ingest;
+
+use crate::error::parse_json_value;
+use crate::geofence::{Area, Crs, Geofences, Placement};
+use crate::{Error, Result};
+
+/// Most fixes in one upload (an offline backlog comes in several).
+pub const MAX_BATCH: usize = 1000;
+/// Accuracy beyond this is no position at all.
+const MAX_ACCURACY_M: f64 = 100_000.0;
+
+/// One fix as a device sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixInput {
+    /// The device's own id for the fix (1–64 characters): with `at`, what makes a retry a duplicate.
+    pub id: String,
+    /// Position time (RFC 3339), not the upload time.
+    pub at: DateTime<Utc>,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: f64,
+    #[serde(default)]
+    pub crs: Crs,
+}
+
+/// A fix that passed validation, with the engine's judgement.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    pub client_id: String,
+    pub at: DateTime<Utc>,
+    pub lon: f64,
+    pub lat: f64,
+    pub crs: Crs,
+    pub wgs: (f64, f64),
+    pub accuracy_m: f64,
+    pub adcode: Option<String>,
+    pub placement: Placement,
+    pub edge_distance_m: f64,
+}
+
+impl Fix {
+    /// Whether `other` carries the same position as this fix (a true retry).
+    pub fn same_content(&self, lon: f64, lat: f64, crs: &str, accuracy_m: f64) -> bool {
+        self.lon == lon && self.lat == lat && self.crs.as_str() == crs && self.accuracy_m == accuracy_m
+    }
+}
+
+/// A fix refused, by its place in the upload.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Rejected {
+    pub index: usize,
+    pub detail: String,
+}
+
+/// Validates and judges one fix given as JSON.
+pub fn judge(
+    value: &serde_json::Value,
+    engine: &Geofences,
+    area: &Area,
+    now: DateTime<Utc>,
+    future_tolerance: Duration,
+) -> Result<Fix> {
+    let input: FixInput = parse_json_value(value)?;
+    let id_ok = (1..=64).contains(&input.id.chars().count()) && !input.id.chars().any(char::is_control);
+    if !id_ok {
+        return Err(Error::invalid("id", "must be 1–64 characters"));
+    }
+    if input.at > now + future_tolerance {
+        return Err(Error::invalid("at", "is in the future: positions are judged by their own time"));
+    }
+    if input.at.timestamp() < 946_684_800 {
+        return Err(Error::invalid("at", "is before 2000"));
+    }
+    crate::geofence::crs::check_position(input.lon, input.lat)?;
+    if !input.accuracy_m.is_finite() || !(0.0..=MAX_ACCURACY_M).contains(&input.accuracy_m) {
+        return Err(Error::invalid("accuracy_m", format!("must be between 0 and {MAX_ACCURACY_M} metres")));
+    }
+    let wgs = input.crs.to_wgs84(input.lon, input.lat);
+    let judgement = area.judge(engine, wgs.0, wgs.1, input.accuracy_m)?;
+    let at = crate::clock::truncate_micros(input.at);
+    Ok(Fix {
+        client_id: input.id,
+        at,
+        lon: input.lon,
+        lat: input.lat,
+        crs: input.crs,
+        wgs,
+        accuracy_m: input.accuracy_m,
+        adcode: judgement.county.map(|c| engine.county(c).adcode.clone()),
+        placement: judgement.placement,
+        edge_distance_m: judgement.distance_m,
+    })
+}
+
+/// One device's upload, validated, on its way to the writer.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub person_id: i64,
+    pub device_id: i64,
+    pub received_at: DateTime<Utc>,
+    pub fixes: Vec<Fix>,
+}
+
+/// What storing an upload did, by position in `Batch::fixes`.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// Fixes whose id and time were already stored with another position.
+    pub conflicts: Vec<usize>,
+}

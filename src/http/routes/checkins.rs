@@ -1,0 +1,103 @@
+//! Phones and tags upload fixes: each fix stands alone, is judged against the person's allowed
+//! area, and is stored once; the answer comes after the commit.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::checkin::{judge, Batch, FixInput, Rejected, MAX_BATCH};
+use crate::geofence::Placement;
+use crate::http::extract::{AppJson, DeviceAuth};
+use crate::http::problem::Problem;
+use crate::Error;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckinRequest {
+    /// 1–1,000 fixes, in any order (an offline backlog may come late and twice).
+    #[schema(value_type = Vec<FixInput>)]
+    pub fixes: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Place {
+    pub adcode: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckinAnswer {
+    /// Fixes stored by this upload.
+    pub accepted: usize,
+    /// Fixes already stored with the same id, time and position: a retry, not stored again.
+    pub duplicates: usize,
+    pub rejected: Vec<Rejected>,
+    /// Where the newest fix of the upload lies against the area the person may be in, so that
+    /// the phone can warn before the person leaves.
+    pub placement: Option<Placement>,
+    /// The county-level unit of the newest fix.
+    pub place: Option<Place>,
+}
+
+/// Uploads fixes. 200 once they are committed to disk; 422 (with the same `rejected` list) when
+/// no fix was accepted or recognised as a duplicate; 503 with `Retry-After` when the writer's
+/// queue is full.
+#[utoipa::path(post, path = "/api/v1/checkins", tag = "mobile", request_body = CheckinRequest,
+    security(("bearer" = [])), responses(
+    (status = 200, body = CheckinAnswer),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn upload(
+    State(app): State<Arc<App>>,
+    DeviceAuth(device): DeviceAuth,
+    AppJson(body): AppJson<CheckinRequest>,
+) -> Result<Json<CheckinAnswer>, Problem> {
+    if body.fixes.is_empty() || body.fixes.len() > MAX_BATCH {
+        return Err(Error::invalid("fixes", format!("must hold 1 to {MAX_BATCH} fixes")).into());
+    }
+    let person = app.store.device_person(&device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
+    let area = app.geofences.allowed_area(&person.residence_adcode)?;
+    let now = app.clock.now();
+    let tolerance = chrono::Duration::minutes(app.settings.policy.future_fix_tolerance_minutes.into());
+    let (mut fixes, mut positions, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, value) in body.fixes.iter().enumerate() {
+        match judge(value, &app.geofences, &area, now, tolerance) {
+            Ok(fix) => {
+                fixes.push(fix);
+                positions.push(index);
+            }
+            Err(e) => rejected.push(Rejected { index, detail: e.to_string() }),
+        }
+    }
+    let mut answer = CheckinAnswer { accepted: 0, duplicates: 0, rejected, placement: None, place: None };
+    if !fixes.is_empty() {
+        let batch = Batch { person_id: person.id, device_id: device.device_id, received_at: now, fixes };
+        let stored = app.ingest.submit(batch.clone()).await?;
+        (answer.accepted, answer.duplicates) = (stored.accepted, stored.duplicates);
+        for &i in &stored.conflicts {
+            let detail = "id: this fix id and time were stored with another position".to_owned();
+            answer.rejected.push(Rejected { index: positions[i], detail });
+        }
+        let newest =
+            (0..batch.fixes.len()).filter(|i| !stored.conflicts.contains(i)).max_by_key(|&i| batch.fixes[i].at);
+        if let Some(fix) = newest.map(|i| &batch.fixes[i]) {
+            answer.placement = Some(fix.placement);
+            answer.place = fix.adcode.as_ref().map(|adcode| Place {
+                adcode: adcode.clone(),
+                name: app.units.name(adcode).unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    answer.rejected.sort_by_key(|r| r.index);
+    if answer.accepted + answer.duplicates == 0 {
+        let detail = format!("no fix was accepted: {} rejected", answer.rejected.len());
+        return Err(Problem::invalid("fixes", detail).with_extension("rejected", serde_json::json!(answer.rejected)));
+    }
+    Ok(Json(answer))
+}
