@@ -39,6 +39,34 @@ struct Args {
     /// `GET /api/v1/me` calls per phone.
     #[arg(long, default_value_t = 20)]
     reads: usize,
+    /// Single-fix check-in uploads per phone.
+    #[arg(long, default_value_t = 20)]
+    checkins: usize,
+    /// Uploads of 100 fixes per phone.
+    #[arg(long, default_value_t = 2)]
+    batches: usize,
+}
+
+/// A fix inside Jiang'an at a distinct time, so that every upload stores new fixes.
+fn fix(id: String, seconds_ago: i64) -> Value {
+    let at = std::time::SystemTime::now() - Duration::from_secs(seconds_ago as u64);
+    let at = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    json!({"id": id, "at": rfc3339(at), "lon": 114.30, "lat": 30.62, "accuracy_m": 12.0, "crs": "wgs84"})
+}
+
+/// RFC 3339 in UTC for Unix seconds (civil-from-days, so that no date crate is needed).
+fn rfc3339(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// One phase's outcome.
@@ -176,5 +204,22 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     me.print();
+
+    let singles = tokens.len() * args.checkins;
+    let (single, _) = phase("check-in 1 fix", singles, args.concurrency, |i| {
+        let body = json!({"fixes": [fix(format!("{run}-s{i}"), (i / tokens.len()) as i64 + 1)]});
+        send(http.post(format!("{base}/api/v1/checkins")).bearer_auth(&tokens[i % tokens.len()]).json(&body))
+    })
+    .await;
+    single.print();
+
+    let uploads = tokens.len() * args.batches;
+    let (batch, _) = phase("check-in 100", uploads, args.concurrency, |i| {
+        let fixes: Vec<Value> = (0..100).map(|k| fix(format!("{run}-b{i}-{k}"), 100_000 + k)).collect();
+        send(http.post(format!("{base}/api/v1/checkins")).bearer_auth(&tokens[i % tokens.len()]).json(&json!({"fixes": fixes})))
+    })
+    .await;
+    batch.print();
+    println!("(check-in 100: fixes per second = 100 × req/s)");
     Ok(())
 }
