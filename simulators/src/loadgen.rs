@@ -216,7 +216,11 @@ async fn main() -> anyhow::Result<()> {
     let uploads = tokens.len() * args.batches;
     let (batch, _) = phase("check-in 100", uploads, args.concurrency, |i| {
         let fixes: Vec<Value> = (0..100).map(|k| fix(format!("{run}-b{i}-{k}"), 100_000 + k)).collect();
-        send(http.post(format!("{base}/api/v1/checkins")).bearer_auth(&tokens[i % tokens.len()]).json(&json!({"fixes": fixes})))
+        send(
+            http.post(format!("{base}/api/v1/checkins"))
+                .bearer_auth(&tokens[i % tokens.len()])
+                .json(&json!({"fixes": fixes})),
+        )
     })
     .await;
     batch.print();

@@ -233,6 +233,22 @@ impl Auth {
         Ok(DeviceActor { device_id, person_id: claims.person, kind })
     }
 
+    /// The device a key belongs to, for clients that send the key itself on every request
+    /// (OsmAnd/Traccar) or as HTTP Basic credentials (OwnTracks, with the device id).
+    pub async fn device_by_key(&self, device_id: Option<i64>, key: &str) -> Result<DeviceActor> {
+        const BAD_DEVICE: &str = "unknown device or wrong device key";
+        let hash = key_hash(key);
+        let creds = match device_id {
+            Some(id) => self.store.device_credentials(id).await?.filter(|c| c.key_hash == hash),
+            None => self.store.device_by_key_hash(&hash).await?,
+        };
+        let creds = creds.ok_or(Error::Unauthorized(BAD_DEVICE))?;
+        if creds.device.revoked_at.is_some() {
+            return Err(Error::Unauthorized("the device has been revoked"));
+        }
+        Ok(DeviceActor { device_id: creds.device.id, person_id: creds.device.person_id, kind: creds.device.kind })
+    }
+
     /// Makes a revocation effective on this instance at once (others follow within the cache TTL).
     pub fn forget_device(&self, device_id: i64) {
         self.devices.forget(&device_id);

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{auth, checkins, clock, devices, me, ops, persons, zones};
+use routes::{auth, checkins, clock, compat, devices, me, ops, persons, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,10 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
     }
 }
 
@@ -55,6 +59,8 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(devices::revoke))
         .routes(routes!(zones::create, zones::list))
         .routes(routes!(checkins::upload))
+        .routes(routes!(compat::osmand))
+        .routes(routes!(compat::owntracks))
         .routes(routes!(me::me))
         .routes(routes!(openapi_json));
     if app.test_clock.is_some() {

@@ -65,6 +65,8 @@ pub trait DeviceStore {
     async fn devices(&self, actor: &Actor, person_id: i64) -> Result<Vec<Device>>;
     /// A device for authentication (not scoped: the key or token is the credential).
     async fn device_credentials(&self, device_id: i64) -> Result<Option<DeviceCredentials>>;
+    /// A device by the SHA-256 of its key (clients that send only the key, as OsmAnd does).
+    async fn device_by_key_hash(&self, key_hash: &str) -> Result<Option<DeviceCredentials>>;
 }
 
 /// The case register.

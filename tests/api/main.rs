@@ -7,6 +7,7 @@ mod auth;
 mod basics;
 mod checkins;
 mod cli;
+mod compat;
 mod devices;
 mod oversight;
 mod persons;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::auth::DeviceActor;
 use crate::checkin::{judge, Batch, FixInput, Rejected, MAX_BATCH};
 use crate::geofence::Placement;
 use crate::http::extract::{AppJson, DeviceAuth};
@@ -58,7 +59,13 @@ pub async fn upload(
     DeviceAuth(device): DeviceAuth,
     AppJson(body): AppJson<CheckinRequest>,
 ) -> Result<Json<CheckinAnswer>, Problem> {
-    if body.fixes.is_empty() || body.fixes.len() > MAX_BATCH {
+    Ok(Json(ingest(&app, device, &body.fixes).await?))
+}
+
+/// The pipeline every check-in client shares: judge each fix, store the good ones durably,
+/// answer per fix.
+pub async fn ingest(app: &App, device: DeviceActor, values: &[serde_json::Value]) -> Result<CheckinAnswer, Problem> {
+    if values.is_empty() || values.len() > MAX_BATCH {
         return Err(Error::invalid("fixes", format!("must hold 1 to {MAX_BATCH} fixes")).into());
     }
     let person = app.store.device_person(&device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
@@ -66,7 +73,7 @@ pub async fn upload(
     let now = app.clock.now();
     let tolerance = chrono::Duration::minutes(app.settings.policy.future_fix_tolerance_minutes.into());
     let (mut fixes, mut positions, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, value) in body.fixes.iter().enumerate() {
+    for (index, value) in values.iter().enumerate() {
         match judge(value, &app.geofences, &area, now, tolerance) {
             Ok(fix) => {
                 fixes.push(fix);
@@ -99,5 +106,5 @@ pub async fn upload(
         let detail = format!("no fix was accepted: {} rejected", answer.rejected.len());
         return Err(Problem::invalid("fixes", detail).with_extension("rejected", serde_json::json!(answer.rejected)));
     }
-    Ok(Json(answer))
+    Ok(answer)
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod checkins;
 pub mod clock;
+pub mod compat;
 pub mod devices;
 pub mod me;
 pub mod ops;

@@ -156,6 +156,12 @@ impl DeviceStore for Backend {
         rows.into_iter().map(|r| DeviceCredentials::try_from(r).map(|c| c.device)).collect()
     }
 
+    async fn device_by_key_hash(&self, key_hash: &str) -> Result<Option<DeviceCredentials>> {
+        let sql = format!("{DEVICE_SELECT} d.key_hash = $1");
+        let row: Option<DeviceRow> = sqlx::query_as(&sql).bind(key_hash).fetch_optional(&self.read).await?;
+        row.map(DeviceCredentials::try_from).transpose()
+    }
+
     async fn device_credentials(&self, device_id: i64) -> Result<Option<DeviceCredentials>> {
         let sql = format!("{DEVICE_SELECT} d.id = $1");
         let row: Option<DeviceRow> = sqlx::query_as(&sql).bind(device_id).fetch_optional(&self.read).await?;
