@@ -3,7 +3,9 @@
 //! upload is refused at once (503 with `Retry-After`) instead of piling up.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Batch, Stored};
@@ -12,6 +14,8 @@ use crate::{Error, Result};
 
 /// Uploads stored together in one transaction at most.
 const GROUP: usize = 64;
+/// Longest an upload waits for its commit before the client is told to retry.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 struct Job {
     batch: Batch,
@@ -34,8 +38,15 @@ impl Ingest {
     /// Stores an upload; answers once it is committed to disk.
     pub async fn submit(&self, batch: Batch) -> Result<Stored> {
         let (reply, answer) = oneshot::channel();
-        self.queue.try_send(Job { batch, reply }).map_err(|_| Error::Busy)?;
-        answer.await.map_err(|_| Error::Internal(anyhow::anyhow!("the check-in writer stopped")))?
+        self.queue.try_send(Job { batch, reply }).map_err(|e| match e {
+            TrySendError::Full(_) => Error::Busy,
+            TrySendError::Closed(_) => Error::Internal(anyhow::anyhow!("the check-in writer stopped")),
+        })?;
+        match tokio::time::timeout(ANSWER_WITHIN, answer).await {
+            Err(_) => Err(Error::Busy),
+            Ok(Err(_)) => Err(Error::Internal(anyhow::anyhow!("the check-in writer dropped an upload"))),
+            Ok(Ok(result)) => result,
+        }
     }
 }
 
@@ -48,19 +59,31 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let batches: Vec<Batch> = group.iter().map(|j| j.batch.clone()).collect();
-        match store.store_fixes(&batches).await {
-            Ok(results) => {
-                for (job, stored) in group.into_iter().zip(results) {
-                    let _ = job.reply.send(Ok(stored));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, uploads = group.len(), "storing check-ins failed");
-                for job in group {
-                    let _ = job.reply.send(Err(Error::Internal(anyhow::anyhow!("storing check-ins failed"))));
-                }
-            }
+        let mut batches: Vec<Batch> = Vec::with_capacity(group.len());
+        let mut replies = Vec::with_capacity(group.len());
+        for job in group {
+            batches.push(job.batch);
+            replies.push(job.reply);
         }
+        // In a task of its own, so that a panic fails this group, not the writer.
+        let store = store.clone();
+        let outcome = tokio::spawn(async move { store.store_fixes(&batches).await }).await;
+        match outcome {
+            Ok(Ok(results)) => {
+                for (reply, stored) in replies.into_iter().zip(results) {
+                    let _ = reply.send(Ok(stored));
+                }
+            }
+            Ok(Err(e)) => fail(replies, &e.to_string()),
+            Err(panic) => fail(replies, &format!("panicked: {panic}")),
+        }
+    }
+}
+
+/// Answers every upload of a group whose transaction did not commit: nothing of it was stored.
+fn fail(replies: Vec<oneshot::Sender<Result<Stored>>>, reason: &str) {
+    tracing::error!(error = %reason, uploads = replies.len(), "storing check-ins failed");
+    for reply in replies {
+        let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("storing check-ins failed"))));
     }
 }

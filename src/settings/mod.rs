@@ -87,7 +87,7 @@ impl Default for Settings {
             time_zone: "Asia/Shanghai".into(),
             clock: ClockMode::System,
             max_body_bytes: 1 << 20,
-            ingest_queue: 1024,
+            ingest_queue: 256,
             units_file: None,
             auth: AuthSettings::default(),
             policy: Policy::default(),

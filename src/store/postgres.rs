@@ -28,8 +28,12 @@ impl Backend {
 }
 
 impl Backend {
+    /// A write transaction that gives up on a lock held elsewhere for more than ten seconds,
+    /// rather than stalling everything queued behind it.
     async fn begin_write(&self) -> Result<Transaction<'static, Db>> {
-        Ok(self.write.begin().await?)
+        let mut tx = self.write.begin().await?;
+        sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *tx).await?;
+        Ok(tx)
     }
 }
 

@@ -25,13 +25,20 @@ fn placement(p: Placement) -> &'static str {
 }
 
 async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<Stored> {
+    // Rows go in key order, so that concurrent writers (several instances on PostgreSQL) take
+    // row locks in the same order and cannot deadlock on each other.
+    let mut order: Vec<usize> = (0..batch.fixes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (fa, fb) = (&batch.fixes[a], &batch.fixes[b]);
+        (fa.client_id.as_str(), fa.at).cmp(&(fb.client_id.as_str(), fb.at))
+    });
     let mut inserted: HashSet<(String, DateTime<Utc>)> = HashSet::new();
-    for chunk in batch.fixes.chunks(ROWS) {
+    for chunk in order.chunks(ROWS) {
         let mut q = QueryBuilder::<Db>::new(
             "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, wgs_lat, \
              accuracy_m, adcode, placement, edge_distance_m) ",
         );
-        q.push_values(chunk, |mut row, f| {
+        q.push_values(chunk.iter().map(|&i| &batch.fixes[i]), |mut row, f| {
             row.push_bind(batch.person_id)
                 .push_bind(batch.device_id)
                 .push_bind(f.client_id.clone())
@@ -51,27 +58,39 @@ async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<Stor
         let rows: Vec<(String, DateTime<Utc>)> = q.build_query_as().fetch_all(&mut **tx).await?;
         inserted.extend(rows);
     }
-    let mut stored = Stored::default();
+    // The first occurrence that the insert returned is the accepted one; anything else with the
+    // same key is compared with what is stored, looked up in one query per chunk.
     let mut seen: HashSet<(&str, DateTime<Utc>)> = HashSet::new();
+    let mut others = Vec::new();
+    let mut stored = Stored::default();
     for (i, f) in batch.fixes.iter().enumerate() {
-        // The first occurrence that the insert returned is the accepted one; anything else with
-        // the same key is compared with what is stored.
         if seen.insert((f.client_id.as_str(), f.at)) && inserted.contains(&(f.client_id.clone(), f.at)) {
             stored.accepted += 1;
-            continue;
-        }
-        let existing: (f64, f64, String, f64) = sqlx::query_as(
-            "SELECT lon, lat, crs, accuracy_m FROM fixes WHERE person_id = $1 AND client_id = $2 AND at = $3",
-        )
-        .bind(batch.person_id)
-        .bind(&f.client_id)
-        .bind(f.at)
-        .fetch_one(&mut **tx)
-        .await?;
-        if f.same_content(existing.0, existing.1, &existing.2, existing.3) {
-            stored.duplicates += 1;
         } else {
-            stored.conflicts.push(i);
+            others.push(i);
+        }
+    }
+    for chunk in others.chunks(ROWS) {
+        let mut q =
+            QueryBuilder::<Db>::new("SELECT client_id, at, lon, lat, crs, accuracy_m FROM fixes WHERE person_id = ");
+        q.push_bind(batch.person_id).push(" AND client_id IN (");
+        let mut ids = q.separated(", ");
+        for &i in chunk {
+            ids.push_bind(batch.fixes[i].client_id.clone());
+        }
+        q.push(")");
+        let rows: Vec<(String, DateTime<Utc>, f64, f64, String, f64)> = q.build_query_as().fetch_all(&mut **tx).await?;
+        for &i in chunk {
+            let f = &batch.fixes[i];
+            let same = rows
+                .iter()
+                .find(|r| r.0 == f.client_id && r.1 == f.at)
+                .is_some_and(|r| f.same_content(r.2, r.3, &r.4, r.5));
+            if same {
+                stored.duplicates += 1;
+            } else {
+                stored.conflicts.push(i);
+            }
         }
     }
     Ok(stored)
@@ -81,9 +100,12 @@ async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<Stor
 impl FixStore for Backend {
     async fn store_fixes(&self, batches: &[Batch]) -> Result<Vec<Stored>> {
         let mut tx = self.begin_write().await?;
-        let mut results = Vec::with_capacity(batches.len());
-        for batch in batches {
-            results.push(store_batch(&mut tx, batch).await?);
+        // Persons in ascending order, for the same lock order as within a batch.
+        let mut order: Vec<usize> = (0..batches.len()).collect();
+        order.sort_by_key(|&i| batches[i].person_id);
+        let mut results = vec![Stored::default(); batches.len()];
+        for i in order {
+            results[i] = store_batch(&mut tx, &batches[i]).await?;
         }
         tx.commit().await?;
         Ok(results)
