@@ -48,6 +48,22 @@ pub(super) fn require_writer(actor: &Actor) -> Result<()> {
     }
 }
 
+/// The county of a person the actor may change, and whether their supervision has ended:
+/// "not found" outside the actor's scope, "forbidden" for roles that only read.
+pub(super) async fn writable_person(
+    tx: &mut Transaction<'_, Db>,
+    actor: &Actor,
+    person_id: i64,
+) -> Result<(String, bool)> {
+    let mut q = QueryBuilder::<Db>::new("SELECT p.county, p.ended_on IS NOT NULL FROM persons p WHERE p.id = ");
+    q.push_bind(person_id);
+    push_scope(&mut q, actor)?;
+    let found: Option<(String, bool)> = q.build_query_as().fetch_optional(&mut **tx).await?;
+    let found = found.ok_or(Error::NotFound("person"))?;
+    require_writer(actor)?;
+    Ok(found)
+}
+
 /// What an earlier request with this key created, if any. The same key with a different request
 /// is refused rather than silently answered with the wrong resource.
 pub(super) async fn replayed(tx: &mut Transaction<'_, Db>, idem: Option<&IdempotencyKey>) -> Result<Option<String>> {

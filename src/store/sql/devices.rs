@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{push_scope, remember, replayed, require_writer, resource_id, unique_violation};
+use super::common::{push_scope, remember, replayed, require_writer, resource_id, unique_violation, writable_person};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceKind};
@@ -74,12 +74,7 @@ impl DeviceStore for Backend {
         at: DateTime<Utc>,
     ) -> Result<Enrolled<Device>> {
         let mut tx = self.begin_write().await?;
-        let mut q = QueryBuilder::<Db>::new("SELECT p.county, p.ended_on IS NOT NULL FROM persons p WHERE p.id = ");
-        q.push_bind(person_id);
-        push_scope(&mut q, actor)?;
-        let (county, ended): (String, bool) =
-            q.build_query_as().fetch_optional(&mut *tx).await?.ok_or(Error::NotFound("person"))?;
-        require_writer(actor)?;
+        let (county, ended) = writable_person(&mut tx, actor, person_id).await?;
         if let Some(resource) = replayed(&mut tx, idem).await? {
             let device = Self::scoped_device(&mut tx, actor, person_id, resource_id(&resource, "device")?).await?;
             return Ok(Enrolled { value: device.device, replayed: true });
