@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{auth, checkins, clock, compat, devices, me, ops, persons, zones};
+use routes::{auth, checkins, clock, compat, devices, me, ops, persons, track, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +55,7 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(persons::enrol, persons::list))
         .routes(routes!(persons::read))
         .routes(routes!(persons::register))
+        .routes(routes!(track::read))
         .routes(routes!(devices::enrol, devices::list))
         .routes(routes!(devices::revoke))
         .routes(routes!(zones::create, zones::list))

@@ -23,6 +23,7 @@ pub enum EventKind {
     DeviceEnrolled,
     DeviceRevoked,
     ZoneCreated,
+    TrackRead,
 }
 
 impl EventKind {
@@ -37,6 +38,7 @@ impl EventKind {
             EventKind::DeviceEnrolled => "device.enrolled",
             EventKind::DeviceRevoked => "device.revoked",
             EventKind::ZoneCreated => "zone.created",
+            EventKind::TrackRead => "track.read",
         }
     }
 }

@@ -111,6 +111,13 @@ pub trait FixStore {
     async fn store_fixes(&self, batches: &[Batch]) -> Result<Vec<Stored>>;
 }
 
+/// Track reads, each recorded in the oversight log.
+#[async_trait]
+pub trait TrackStore {
+    /// A page of a person in the actor's scope's fixes, in position-time order; records the read.
+    async fn read_track(&self, actor: &Actor, query: &TrackQuery, at: DateTime<Utc>) -> Result<Vec<TrackFix>>;
+}
+
 /// The oversight log. Appending happens inside the other methods' transactions.
 #[async_trait]
 pub trait LogStore {
@@ -123,7 +130,7 @@ pub trait LogStore {
 /// The storage the service runs on.
 #[async_trait]
 pub trait Store:
-    AccountStore + DeviceStore + CaseStore + ZoneStore + FixStore + LogStore + Send + Sync + 'static
+    AccountStore + DeviceStore + CaseStore + ZoneStore + FixStore + TrackStore + LogStore + Send + Sync + 'static
 {
     /// The database answers.
     async fn ping(&self) -> Result<()>;

@@ -98,3 +98,36 @@ pub enum LoginAttempt {
     Allowed,
     Locked { until: DateTime<Utc> },
 }
+
+/// Which fixes of a person to read, and why.
+#[derive(Debug, Clone)]
+pub struct TrackQuery {
+    pub person_id: i64,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub purpose: String,
+    /// Continue after this (position time, row) of the previous page.
+    pub after: Option<(DateTime<Utc>, i64)>,
+    pub limit: i64,
+}
+
+/// A fix as a track read returns it: WGS-84, with what the device sent beside it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrackFix {
+    #[serde(skip)]
+    pub row: i64,
+    /// The device's id for the fix.
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    /// WGS-84.
+    pub lon: f64,
+    pub lat: f64,
+    pub accuracy_m: f64,
+    pub adcode: Option<String>,
+    pub placement: String,
+    pub edge_distance_m: f64,
+    /// The position as sent: `lon`, `lat` and `crs`.
+    #[schema(value_type = Object)]
+    pub sent: serde_json::Value,
+}

@@ -49,5 +49,7 @@ mod devices;
 mod fixes;
 #[path = "sql/log.rs"]
 mod log;
+#[path = "sql/track.rs"]
+mod track;
 #[path = "sql/zones.rs"]
 mod zones;

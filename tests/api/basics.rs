@@ -40,6 +40,7 @@ async fn the_openapi_document_describes_every_route(t: &TestApp) {
         ("/api/v1/persons", "get"),
         ("/api/v1/persons/{id}", "get"),
         ("/api/v1/persons/{id}/registration", "post"),
+        ("/api/v1/persons/{id}/track", "get"),
         ("/api/v1/persons/{id}/devices", "post"),
         ("/api/v1/persons/{id}/devices", "get"),
         ("/api/v1/persons/{id}/devices/{device_id}", "delete"),

@@ -11,4 +11,5 @@ mod compat;
 mod devices;
 mod oversight;
 mod persons;
+mod track;
 mod zones;

@@ -8,4 +8,5 @@ pub mod devices;
 pub mod me;
 pub mod ops;
 pub mod persons;
+pub mod track;
 pub mod zones;
