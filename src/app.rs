@@ -36,10 +36,7 @@ impl App {
     pub async fn open(settings: Settings) -> anyhow::Result<Arc<App>> {
         let store = store::open(&settings.database_url()).await.context("opening the database")?;
         let keys = SigningKeys::load_or_generate(settings.auth.signing_key_file.as_deref(), &settings.data_dir)?;
-        let units = Arc::new(match &settings.units_file {
-            Some(path) => Units::from_file(path).context("invalid setting units_file")?,
-            None => Units::bundled()?,
-        });
+        let units = Arc::new(Units::load(settings.units_file.as_deref())?);
         let geofences =
             tokio::task::spawn_blocking(move || Geofences::bundled(units)).await.context("loading boundaries")??;
         Self::assemble(settings, store, keys, Arc::new(geofences))

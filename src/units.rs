@@ -77,6 +77,14 @@ impl Units {
         Self::parse(BUNDLED.as_bytes()).context("bundled geofences/adcodes.csv")
     }
 
+    /// The table named by the `units_file` setting, or the bundled one.
+    pub fn load(units_file: Option<&Path>) -> anyhow::Result<Self> {
+        match units_file {
+            Some(path) => Self::from_file(path).context("invalid setting units_file"),
+            None => Self::bundled(),
+        }
+    }
+
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&bytes[..]).with_context(|| format!("parsing {}", path.display()))

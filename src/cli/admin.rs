@@ -65,11 +65,7 @@ pub enum OversightCommand {
 
 async fn open(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, Units)> {
     let store = store::open(&settings.database_url()).await.context("opening the database")?;
-    let units = match &settings.units_file {
-        Some(path) => Units::from_file(path)?,
-        None => Units::bundled()?,
-    };
-    Ok((store, units))
+    Ok((store, Units::load(settings.units_file.as_deref())?))
 }
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {

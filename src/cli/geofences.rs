@@ -28,10 +28,7 @@ fn parse_crs(s: &str) -> Result<Crs, String> {
 }
 
 pub async fn run(settings: Settings, command: GeofenceCommand) -> anyhow::Result<ExitCode> {
-    let units = Arc::new(match &settings.units_file {
-        Some(path) => Units::from_file(path)?,
-        None => Units::bundled()?,
-    });
+    let units = Arc::new(Units::load(settings.units_file.as_deref())?);
     let started = std::time::Instant::now();
     let engine = Geofences::bundled(units.clone())?;
     let load_ms = started.elapsed().as_millis() as u64;

@@ -84,18 +84,19 @@ pub async fn ingest(app: &App, device: DeviceActor, values: &[serde_json::Value]
     }
     let mut answer = CheckinAnswer { accepted: 0, duplicates: 0, rejected, placement: None, place: None };
     if !fixes.is_empty() {
+        // What the answer needs of each fix, kept so that the fixes themselves move to the writer.
+        let summary: Vec<_> = fixes.iter().map(|f| (f.at, f.placement, f.adcode.clone())).collect();
         let batch = Batch { person_id: person.id, device_id: device.device_id, received_at: now, fixes };
-        let stored = app.ingest.submit(batch.clone()).await?;
+        let stored = app.ingest.submit(batch).await?;
         (answer.accepted, answer.duplicates) = (stored.accepted, stored.duplicates);
         for &i in &stored.conflicts {
             let detail = "id: this fix id and time were stored with another position".to_owned();
             answer.rejected.push(Rejected { index: positions[i], detail });
         }
-        let newest =
-            (0..batch.fixes.len()).filter(|i| !stored.conflicts.contains(i)).max_by_key(|&i| batch.fixes[i].at);
-        if let Some(fix) = newest.map(|i| &batch.fixes[i]) {
-            answer.placement = Some(fix.placement);
-            answer.place = fix.adcode.as_ref().map(|adcode| Place {
+        let newest = (0..summary.len()).filter(|i| !stored.conflicts.contains(i)).max_by_key(|&i| summary[i].0);
+        if let Some((_, placement, adcode)) = newest.map(|i| &summary[i]) {
+            answer.placement = Some(*placement);
+            answer.place = adcode.as_ref().map(|adcode| Place {
                 adcode: adcode.clone(),
                 name: app.units.name(adcode).unwrap_or_default().to_owned(),
             });
