@@ -47,6 +47,10 @@ pub struct Policy {
     pub absence_far_max_accuracy_m: f64,
     /// Fixes stamped further in the future than this are refused.
     pub future_fix_tolerance_minutes: u32,
+    /// Evidence arriving this long after its position time opens a retrospective alert.
+    pub retrospective_after_minutes: u32,
+    /// Days before a monitoring order ends that `monitoring_order_expiring` is raised.
+    pub monitoring_expiry_warn_days: u32,
     /// Raw fixes are kept this long after supervision ends (evidence of alerts is kept).
     pub fix_retention_days: u32,
 }
@@ -77,6 +81,8 @@ impl Default for Policy {
             absence_far_km: 5.0,
             absence_far_max_accuracy_m: 1000.0,
             future_fix_tolerance_minutes: 5,
+            retrospective_after_minutes: 30,
+            monitoring_expiry_warn_days: 7,
             fix_retention_days: 365,
         }
     }
@@ -103,6 +109,8 @@ impl Policy {
             ("ack_urgent_minutes", self.ack_urgent_minutes),
             ("ack_other_minutes", self.ack_other_minutes),
             ("absence_min_fixes", self.absence_min_fixes),
+            ("retrospective_after_minutes", self.retrospective_after_minutes),
+            ("monitoring_expiry_warn_days", self.monitoring_expiry_warn_days),
             ("fix_retention_days", self.fix_retention_days),
         ];
         for (name, value) in at_least_one {

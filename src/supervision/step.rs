@@ -1,0 +1,223 @@
+//! The state machine: a person's new fixes, in position-time order, against their tracking and
+//! open episodes.
+//!
+//! Fixes newer than the newest judged one drive the state. Older ones (a backlog that arrived
+//! after newer fixes) never change the state and never end or reopen an episode: they can only
+//! prove a past absence, which the store turns into one retrospective alert if nothing covers it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{AlertKind, Effect, Evidence, Observation, OutsideRun, Tracking, MAX_EVIDENCE_FIXES};
+use crate::geofence::Placement;
+use crate::register::SupervisionState;
+use crate::settings::Policy;
+
+/// What one upload did to a person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub tracking: Tracking,
+    pub effects: Vec<Effect>,
+}
+
+/// Judges `observations` (any order) for a person whose judgement stands at `tracking` and whose
+/// running episodes carry `open` evidence.
+pub fn step(
+    tracking: &Tracking,
+    open: &HashMap<AlertKind, Evidence>,
+    observations: &[Observation],
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Step {
+    let mut sorted: Vec<&Observation> = observations.iter().collect();
+    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let newest = tracking.last_fix_at;
+    let (late, live): (Vec<&Observation>, Vec<&Observation>) =
+        sorted.into_iter().partition(|o| newest.is_some_and(|n| o.at <= n));
+    let mut m = Machine { tracking: tracking.clone(), open: open.clone(), effects: Vec::new(), policy, now };
+    for o in live {
+        m.live(o);
+    }
+    m.late(&late);
+    Step { tracking: m.tracking, effects: m.effects }
+}
+
+struct Machine<'a> {
+    tracking: Tracking,
+    open: HashMap<AlertKind, Evidence>,
+    effects: Vec<Effect>,
+    policy: &'a Policy,
+    now: DateTime<Utc>,
+}
+
+impl Machine<'_> {
+    fn live(&mut self, o: &Observation) {
+        self.tracking.last_fix_at = Some(o.at);
+        // Any fix is contact again; lost contact ends when the silent device speaks.
+        self.end(AlertKind::MissedCheckin, o.at);
+        if self.open.get(&AlertKind::LostContact).is_some_and(|e| e.device_id.is_none_or(|d| d == o.device_id)) {
+            self.end(AlertKind::LostContact, o.at);
+        }
+        let state = self.tracking.state;
+        match o.placement {
+            Placement::Inside => {
+                self.tracking.state = Some(SupervisionState::Inside);
+                self.tracking.outside = OutsideRun::default();
+                self.end(AlertKind::UnapprovedAbsence, o.at);
+            }
+            // Neither evidence of absence nor of return.
+            Placement::Uncertain => {
+                if !matches!(state, Some(SupervisionState::Absent | SupervisionState::Suspected)) {
+                    self.tracking.state = Some(SupervisionState::Uncertain);
+                }
+            }
+            Placement::Outside => self.outside(o),
+        }
+        self.zones(o);
+    }
+
+    fn outside(&mut self, o: &Observation) {
+        if let Some(evidence) = self.open.get(&AlertKind::UnapprovedAbsence) {
+            self.tracking.state = Some(SupervisionState::Absent);
+            if let Some(more) = with_new_place(evidence, o) {
+                self.join(AlertKind::UnapprovedAbsence, more);
+            }
+            return;
+        }
+        let run = &mut self.tracking.outside;
+        run.since.get_or_insert(o.at);
+        run.fixes += 1;
+        let new_place = !run.evidence.iter().any(|e| e.adcode == o.adcode);
+        if run.evidence.len() < MAX_EVIDENCE_FIXES && (run.evidence.len() < 3 || new_place) {
+            run.evidence.push(o.evidence());
+        }
+        if confirms(run, o, self.policy) {
+            let run = std::mem::take(&mut self.tracking.outside);
+            self.tracking.state = Some(SupervisionState::Absent);
+            let evidence = Evidence { fixes: run.evidence, since: run.since, ..Evidence::default() };
+            let retrospective = self.retrospective(o.at);
+            self.open(AlertKind::UnapprovedAbsence, o.at, retrospective, evidence);
+        } else {
+            self.tracking.state = Some(SupervisionState::Suspected);
+        }
+    }
+
+    fn zones(&mut self, o: &Observation) {
+        let inside: Vec<i64> =
+            o.zones.iter().filter(|h| h.placement == Placement::Inside).map(|h| h.zone_id).collect();
+        if inside.is_empty() {
+            // Near a zone's edge is neither entry nor exit.
+            if o.zones.is_empty() {
+                self.end(AlertKind::ExclusionZoneEntry, o.at);
+            }
+            return;
+        }
+        match self.open.get(&AlertKind::ExclusionZoneEntry) {
+            Some(evidence) => {
+                let new: Vec<i64> = inside.into_iter().filter(|z| !evidence.zones.contains(z)).collect();
+                if !new.is_empty() && evidence.fixes.len() < MAX_EVIDENCE_FIXES {
+                    let mut more = evidence.clone();
+                    more.zones.extend(new);
+                    more.fixes.push(o.evidence());
+                    self.join(AlertKind::ExclusionZoneEntry, more);
+                }
+            }
+            None => {
+                let evidence = Evidence { fixes: vec![o.evidence()], zones: inside, ..Evidence::default() };
+                let retrospective = self.retrospective(o.at);
+                self.open(AlertKind::ExclusionZoneEntry, o.at, retrospective, evidence);
+            }
+        }
+    }
+
+    /// Runs of late fixes outside that confirm an absence on their own.
+    fn late(&mut self, late: &[&Observation]) {
+        let mut run = OutsideRun::default();
+        let mut confirmed = false;
+        let mut last = None;
+        let mut past = Vec::new();
+        let mut flush = |run: &mut OutsideRun, confirmed: &mut bool, last: Option<DateTime<Utc>>| {
+            if let (true, Some(from), Some(until)) = (*confirmed, run.since, last) {
+                let evidence = Evidence { fixes: std::mem::take(&mut run.evidence), since: Some(from), ..Default::default() };
+                past.push(Effect::Past { from, until, evidence });
+            }
+            *run = OutsideRun::default();
+            *confirmed = false;
+        };
+        for o in late {
+            match o.placement {
+                Placement::Inside => flush(&mut run, &mut confirmed, last),
+                Placement::Uncertain => {}
+                Placement::Outside => {
+                    run.since.get_or_insert(o.at);
+                    run.fixes += 1;
+                    if run.evidence.len() < MAX_EVIDENCE_FIXES {
+                        run.evidence.push(o.evidence());
+                    }
+                    confirmed |= confirms(&run, o, self.policy);
+                    last = Some(o.at);
+                }
+            }
+        }
+        flush(&mut run, &mut confirmed, last);
+        self.effects.extend(past);
+    }
+
+    /// Evidence that reaches the service this long after its position time opens a
+    /// retrospective alert: the absence is already history when anyone learns of it.
+    fn retrospective(&self, at: DateTime<Utc>) -> bool {
+        self.now - at > Duration::minutes(self.policy.retrospective_after_minutes.into())
+    }
+
+    fn open(&mut self, kind: AlertKind, at: DateTime<Utc>, retrospective: bool, evidence: Evidence) {
+        self.open.insert(kind, evidence.clone());
+        self.effects.push(Effect::Open { kind, opened_at: at, ended_at: None, retrospective, evidence });
+    }
+
+    fn join(&mut self, kind: AlertKind, evidence: Evidence) {
+        self.open.insert(kind, evidence.clone());
+        match self.last_effect(kind) {
+            Some(Effect::Open { ended_at: None, evidence: e, .. } | Effect::Join { evidence: e, .. }) => *e = evidence,
+            _ => self.effects.push(Effect::Join { kind, evidence }),
+        }
+    }
+
+    fn end(&mut self, kind: AlertKind, at: DateTime<Utc>) {
+        if self.open.remove(&kind).is_none() {
+            return;
+        }
+        match self.last_effect(kind) {
+            Some(Effect::Open { ended_at: ended @ None, .. }) => *ended = Some(at),
+            _ => self.effects.push(Effect::End { kind, at }),
+        }
+    }
+
+    fn last_effect(&mut self, kind: AlertKind) -> Option<&mut Effect> {
+        self.effects.iter_mut().rev().find(|e| match e {
+            Effect::Open { kind: k, .. } | Effect::Join { kind: k, .. } | Effect::End { kind: k, .. } => *k == kind,
+            Effect::Past { .. } => false,
+        })
+    }
+}
+
+/// Dwell: enough fixes outside over enough time, or one accurate fix far beyond the edge.
+fn confirms(run: &OutsideRun, o: &Observation, policy: &Policy) -> bool {
+    let dwelt = run.since.is_some_and(|since| o.at - since >= Duration::minutes(policy.absence_min_minutes.into()));
+    let far = o.distance_m >= policy.absence_far_km * 1000.0 && o.accuracy_m <= policy.absence_far_max_accuracy_m;
+    (run.fixes >= policy.absence_min_fixes && dwelt) || far
+}
+
+/// The evidence with `o` added, when `o` is in a place the evidence does not show yet.
+fn with_new_place(evidence: &Evidence, o: &Observation) -> Option<Evidence> {
+    let new = o.adcode.is_some() && !evidence.fixes.iter().any(|e| e.adcode == o.adcode);
+    (new && evidence.fixes.len() < MAX_EVIDENCE_FIXES).then(|| {
+        let mut more = evidence.clone();
+        more.fixes.push(o.evidence());
+        more
+    })
+}
+
+#[cfg(test)]
+#[path = "step_tests.rs"]
+mod tests;

@@ -1,0 +1,164 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::geofence::ZoneHit;
+
+fn t(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+fn fix(minute: i64, placement: Placement, distance_m: f64, accuracy_m: f64) -> Observation {
+    Observation {
+        id: format!("f{minute}"),
+        at: t(minute),
+        device_id: 1,
+        placement,
+        distance_m,
+        accuracy_m,
+        adcode: Some(if placement == Placement::Inside { "420102" } else { "420902" }.to_owned()),
+        place: None,
+        zones: Vec::new(),
+    }
+}
+
+fn outside(minute: i64) -> Observation {
+    fix(minute, Placement::Outside, 2000.0, 20.0)
+}
+
+fn inside(minute: i64) -> Observation {
+    fix(minute, Placement::Inside, -2000.0, 20.0)
+}
+
+fn run(tracking: &Tracking, open: &HashMap<AlertKind, Evidence>, obs: &[Observation]) -> Step {
+    step(tracking, open, obs, &Policy::default(), t(60))
+}
+
+fn kinds(effects: &[Effect]) -> Vec<&'static str> {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::Open { ended_at: None, .. } => "open",
+            Effect::Open { ended_at: Some(_), .. } => "open+end",
+            Effect::Join { .. } => "join",
+            Effect::End { .. } => "end",
+            Effect::Past { .. } => "past",
+        })
+        .collect()
+}
+
+#[test]
+fn one_fix_outside_is_only_suspected() {
+    let s = run(&Tracking::default(), &HashMap::new(), &[outside(0)]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Suspected));
+    assert!(s.effects.is_empty());
+}
+
+#[test]
+fn dwell_confirms_an_absence_with_its_evidence() {
+    let s = run(&Tracking::default(), &HashMap::new(), &[outside(0), outside(5), outside(10)]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Absent));
+    let [Effect::Open { kind, opened_at, evidence, retrospective, ended_at: None }] = &s.effects[..] else {
+        panic!("{:?}", s.effects)
+    };
+    assert_eq!((*kind, *opened_at, *retrospective), (AlertKind::UnapprovedAbsence, t(10), true));
+    assert_eq!(evidence.fixes.len(), 3);
+    assert_eq!(evidence.since, Some(t(0)));
+}
+
+#[test]
+fn two_fixes_a_minute_apart_are_not_yet_dwell() {
+    let s = run(&Tracking::default(), &HashMap::new(), &[outside(0), outside(1)]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Suspected));
+    assert!(s.effects.is_empty());
+}
+
+#[test]
+fn one_accurate_fix_far_beyond_the_edge_confirms_at_once() {
+    let far = fix(0, Placement::Outside, 5000.0, 1000.0);
+    assert_eq!(kinds(&run(&Tracking::default(), &HashMap::new(), &[far]).effects), ["open"]);
+    let vague = fix(0, Placement::Outside, 50_000.0, 1001.0);
+    assert!(run(&Tracking::default(), &HashMap::new(), &[vague]).effects.is_empty());
+}
+
+#[test]
+fn uncertain_fixes_are_no_evidence_either_way() {
+    let noisy = fix(0, Placement::Uncertain, 150.0, 300.0);
+    let s = run(&Tracking::default(), &HashMap::new(), &[noisy.clone(), fix(20, Placement::Uncertain, 100.0, 300.0)]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Uncertain));
+    assert!(s.effects.is_empty());
+    // An uncertain fix while absent does not end the episode.
+    let open = HashMap::from([(AlertKind::UnapprovedAbsence, Evidence::default())]);
+    let absent = Tracking { state: Some(SupervisionState::Absent), ..Tracking::default() };
+    let s = run(&absent, &open, &[noisy]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Absent));
+    assert!(s.effects.is_empty());
+}
+
+#[test]
+fn a_backlog_that_went_and_came_back_opens_and_ends_one_episode() {
+    let s = run(&Tracking::default(), &HashMap::new(), &[inside(-30), outside(0), outside(12), inside(20), inside(30)]);
+    assert_eq!(kinds(&s.effects), ["open+end"]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Inside));
+    assert_eq!(s.tracking.last_fix_at, Some(t(30)));
+}
+
+#[test]
+fn a_second_episode_needs_a_return_first() {
+    let open = HashMap::from([(AlertKind::UnapprovedAbsence, Evidence::default())]);
+    let absent = Tracking { state: Some(SupervisionState::Absent), last_fix_at: Some(t(0)), ..Tracking::default() };
+    let s = run(&absent, &open, &[outside(5), outside(30)]);
+    // Same place as before is no material change: nothing new for the open alert.
+    assert_eq!(kinds(&s.effects), ["join"]);
+    let s = run(&s.tracking, &HashMap::from([(AlertKind::UnapprovedAbsence, Evidence { fixes: vec![outside(5).evidence()], ..Evidence::default() })]), &[outside(40)]);
+    assert!(s.effects.is_empty());
+    let s = run(&absent, &open, &[inside(10), outside(20), outside(35)]);
+    assert_eq!(kinds(&s.effects), ["end", "open"]);
+}
+
+#[test]
+fn late_fixes_never_change_the_state_or_end_an_episode() {
+    let open = HashMap::from([(AlertKind::UnapprovedAbsence, Evidence::default())]);
+    let absent = Tracking { state: Some(SupervisionState::Absent), last_fix_at: Some(t(50)), ..Tracking::default() };
+    let s = run(&absent, &open, &[inside(10), inside(20)]);
+    assert_eq!(s.tracking, absent);
+    assert!(s.effects.is_empty());
+}
+
+#[test]
+fn late_fixes_that_prove_an_absence_are_offered_as_past() {
+    let now_inside = Tracking { state: Some(SupervisionState::Inside), last_fix_at: Some(t(50)), ..Tracking::default() };
+    let s = run(&now_inside, &HashMap::new(), &[outside(0), outside(5), outside(15), inside(20), outside(30)]);
+    let [Effect::Past { from, until, evidence }] = &s.effects[..] else { panic!("{:?}", s.effects) };
+    assert_eq!((*from, *until, evidence.fixes.len()), (t(0), t(15), 3));
+    assert_eq!(s.tracking, now_inside);
+}
+
+#[test]
+fn entering_a_zone_opens_once_and_leaving_ends() {
+    let mut a = inside(0);
+    a.zones = vec![ZoneHit { zone_id: 7, placement: Placement::Inside, distance_m: -30.0 }];
+    let mut b = inside(1);
+    b.zones = a.zones.clone();
+    let mut near = inside(2);
+    near.zones = vec![ZoneHit { zone_id: 7, placement: Placement::Uncertain, distance_m: 10.0 }];
+    let s = run(&Tracking::default(), &HashMap::new(), &[a, b, near]);
+    let [Effect::Open { kind: AlertKind::ExclusionZoneEntry, evidence, ended_at: None, .. }] = &s.effects[..] else {
+        panic!("{:?}", s.effects)
+    };
+    assert_eq!(evidence.zones, [7]);
+    let open = HashMap::from([(AlertKind::ExclusionZoneEntry, evidence.clone())]);
+    assert_eq!(kinds(&run(&s.tracking, &open, &[inside(3)]).effects), ["end"]);
+}
+
+#[test]
+fn lost_contact_ends_when_the_silent_device_reports() {
+    let open = HashMap::from([
+        (AlertKind::LostContact, Evidence { device_id: Some(2), ..Evidence::default() }),
+        (AlertKind::MissedCheckin, Evidence::default()),
+    ]);
+    let s = run(&Tracking::default(), &open, &[inside(0)]);
+    assert_eq!(s.effects, [Effect::End { kind: AlertKind::MissedCheckin, at: t(0) }]);
+    let mut tag = inside(1);
+    tag.device_id = 2;
+    assert_eq!(kinds(&run(&Tracking::default(), &open, &[tag]).effects), ["end", "end"]);
+}
