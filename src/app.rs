@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::{Auth, SigningKeys};
-use crate::checkin::Ingest;
+use crate::checkin::{Ingest, ZoneCache};
 use crate::clock::{Clock, SystemClock, TestClock};
 use crate::geofence::Geofences;
 use crate::settings::{ClockMode, Settings};
@@ -29,6 +29,8 @@ pub struct App {
     pub geofences: Arc<Geofences>,
     /// The group-committing check-in writer.
     pub ingest: Ingest,
+    /// Each person's exclusion zones, compiled for the engine.
+    pub zones: ZoneCache,
 }
 
 impl App {
@@ -60,9 +62,11 @@ impl App {
             }
         };
         let auth = Auth::new(keys, store.clone(), clock.clone(), settings.auth.clone());
-        let ingest = Ingest::start(store.clone(), settings.ingest_queue);
+        let ingest = Ingest::start(store.clone(), settings.policy.clone(), settings.ingest_queue);
         let metrics = prometheus();
-        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics, geofences, ingest }))
+        // A zone drawn on another instance applies here as soon as a revocation would.
+        let zones = ZoneCache::new(std::time::Duration::from_secs(settings.auth.status_cache_seconds.into()));
+        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics, geofences, ingest, zones }))
     }
 
     /// Today in the configured time zone: the day that date rules count in.

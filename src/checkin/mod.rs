@@ -2,15 +2,18 @@
 //! area, stored once (a retried upload is recognised), through one group-committing writer.
 
 mod writer;
+mod zones;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use writer::Ingest;
+pub use zones::ZoneCache;
 
 use crate::error::parse_json_value;
-use crate::geofence::{Area, Crs, Geofences, Placement};
+use crate::geofence::{Area, Crs, Geofences, Placement, ZoneHit, ZoneIndex};
+use crate::register::SupervisionState;
 use crate::{Error, Result};
 
 /// Most fixes in one upload (an offline backlog comes in several).
@@ -46,6 +49,10 @@ pub struct Fix {
     pub adcode: Option<String>,
     pub placement: Placement,
     pub edge_distance_m: f64,
+    /// The name of the county-level unit (for evidence and the phone's answer).
+    pub place: Option<String>,
+    /// The person's exclusion zones in force that the fix is in or near.
+    pub zones: Vec<ZoneHit>,
 }
 
 impl Fix {
@@ -62,14 +69,23 @@ pub struct Rejected {
     pub detail: String,
 }
 
+/// What a person's fixes are judged against.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    pub engine: &'a Geofences,
+    /// Where the person may be.
+    pub area: &'a Area,
+    /// The person's exclusion zones.
+    pub zones: &'a ZoneIndex,
+    pub person_id: i64,
+    pub now: DateTime<Utc>,
+    /// How far in the future a position time may lie (device clocks drift).
+    pub future_tolerance: Duration,
+}
+
 /// Validates and judges one fix given as JSON.
-pub fn judge(
-    value: &serde_json::Value,
-    engine: &Geofences,
-    area: &Area,
-    now: DateTime<Utc>,
-    future_tolerance: Duration,
-) -> Result<Fix> {
+pub fn judge(value: &serde_json::Value, rules: &Rules<'_>) -> Result<Fix> {
+    let Rules { engine, area, zones, person_id, now, future_tolerance } = *rules;
     let input: FixInput = parse_json_value(value)?;
     let id_ok = (1..=64).contains(&input.id.chars().count()) && !input.id.chars().any(char::is_control);
     if !id_ok {
@@ -88,6 +104,7 @@ pub fn judge(
     let wgs = input.crs.to_wgs84(input.lon, input.lat);
     let judgement = area.judge(engine, wgs.0, wgs.1, input.accuracy_m)?;
     let at = crate::clock::truncate_micros(input.at);
+    let adcode = judgement.county.map(|c| engine.county(c).adcode.clone());
     Ok(Fix {
         client_id: input.id,
         at,
@@ -96,9 +113,11 @@ pub fn judge(
         crs: input.crs,
         wgs,
         accuracy_m: input.accuracy_m,
-        adcode: judgement.county.map(|c| engine.county(c).adcode.clone()),
+        place: adcode.as_deref().and_then(|a| engine.units().name(a)).map(str::to_owned),
+        adcode,
         placement: judgement.placement,
         edge_distance_m: judgement.distance_m,
+        zones: zones.check(person_id, wgs.0, wgs.1, input.accuracy_m, at),
     })
 }
 
@@ -118,4 +137,6 @@ pub struct Stored {
     pub duplicates: usize,
     /// Fixes whose id and time were already stored with another position.
     pub conflicts: Vec<usize>,
+    /// The person's state after the new fixes (none when nothing new was judged).
+    pub state: Option<SupervisionState>,
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Batch, Stored};
+use crate::settings::Policy;
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -29,9 +30,9 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the writer on the current runtime with room for `capacity` waiting uploads.
-    pub fn start(store: Arc<dyn Store>, capacity: usize) -> Ingest {
+    pub fn start(store: Arc<dyn Store>, policy: Policy, capacity: usize) -> Ingest {
         let (queue, jobs) = mpsc::channel(capacity.max(1));
-        tokio::spawn(run(store, jobs));
+        tokio::spawn(run(store, Arc::new(policy), jobs));
         Ingest { queue }
     }
 
@@ -50,7 +51,7 @@ impl Ingest {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
+async fn run(store: Arc<dyn Store>, policy: Arc<Policy>, mut jobs: mpsc::Receiver<Job>) {
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         while group.len() < GROUP {
@@ -66,8 +67,8 @@ async fn run(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
             replies.push(job.reply);
         }
         // In a task of its own, so that a panic fails this group, not the writer.
-        let store = store.clone();
-        let outcome = tokio::spawn(async move { store.store_fixes(&batches).await }).await;
+        let (store, policy) = (store.clone(), policy.clone());
+        let outcome = tokio::spawn(async move { store.store_fixes(&batches, &policy).await }).await;
         match outcome {
             Ok(Ok(results)) => {
                 for (reply, stored) in replies.into_iter().zip(results) {

@@ -23,6 +23,8 @@ use crate::auth::{Actor, DeviceActor, DeviceKind};
 use crate::checkin::{Batch, Stored};
 use crate::oversight::Event;
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
+use crate::settings::Policy;
+use crate::supervision::{Alert, AlertFilter, Disposition};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -102,13 +104,43 @@ pub trait ZoneStore {
     ) -> Result<Enrolled<Zone>>;
     /// A person's zones, oldest first.
     async fn zones(&self, actor: &Actor, person_id: i64) -> Result<Vec<Zone>>;
+    /// A person's zones for the engine, unscoped: only for the person's own device's fixes and
+    /// the supervision jobs, never for an answer to a user.
+    async fn person_zones(&self, person_id: i64) -> Result<Vec<Zone>>;
 }
 
 /// Position fixes.
 #[async_trait]
 pub trait FixStore {
-    /// Stores uploads in one transaction (one sync); answers per upload, in order.
-    async fn store_fixes(&self, batches: &[Batch]) -> Result<Vec<Stored>>;
+    /// Stores uploads in one transaction (one sync), with everything the new fixes caused
+    /// (state, alerts, events); answers per upload, in order.
+    async fn store_fixes(&self, batches: &[Batch], policy: &Policy) -> Result<Vec<Stored>>;
+}
+
+/// Alerts, scoped like the persons they are about.
+#[async_trait]
+pub trait AlertStore {
+    /// Newest first.
+    async fn alerts(&self, actor: &Actor, filter: &AlertFilter) -> Result<Vec<Alert>>;
+    /// Acknowledging again answers with the alert as it is; a resolved alert is a conflict.
+    async fn acknowledge_alert(&self, actor: &Actor, id: i64, note: Option<&str>, at: DateTime<Utc>) -> Result<Alert>;
+    /// Resolving again with the same disposition and note answers with the alert as it is.
+    async fn resolve_alert(
+        &self,
+        actor: &Actor,
+        id: i64,
+        disposition: Disposition,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Alert>;
+    async fn suppress_alert(
+        &self,
+        actor: &Actor,
+        id: i64,
+        reason: &str,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Alert>;
 }
 
 /// Track reads, each recorded in the oversight log.
@@ -130,7 +162,17 @@ pub trait LogStore {
 /// The storage the service runs on.
 #[async_trait]
 pub trait Store:
-    AccountStore + DeviceStore + CaseStore + ZoneStore + FixStore + TrackStore + LogStore + Send + Sync + 'static
+    AccountStore
+    + DeviceStore
+    + CaseStore
+    + ZoneStore
+    + FixStore
+    + AlertStore
+    + TrackStore
+    + LogStore
+    + Send
+    + Sync
+    + 'static
 {
     /// The database answers.
     async fn ping(&self) -> Result<()>;

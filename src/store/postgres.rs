@@ -39,6 +39,8 @@ impl Backend {
 
 #[path = "sql/accounts.rs"]
 mod accounts;
+#[path = "sql/alerts.rs"]
+mod alerts;
 #[path = "sql/cases.rs"]
 mod cases;
 #[path = "sql/common.rs"]
@@ -49,6 +51,8 @@ mod devices;
 mod fixes;
 #[path = "sql/log.rs"]
 mod log;
+#[path = "sql/supervise.rs"]
+mod supervise;
 #[path = "sql/track.rs"]
 mod track;
 #[path = "sql/zones.rs"]

@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::DeviceActor;
-use crate::checkin::{judge, Batch, FixInput, Rejected, MAX_BATCH};
+use crate::checkin::{judge, Batch, FixInput, Rejected, Rules, MAX_BATCH};
 use crate::geofence::Placement;
 use crate::http::extract::{AppJson, DeviceAuth};
 use crate::http::problem::Problem;
+use crate::register::SupervisionState;
 use crate::Error;
 
 #[derive(Deserialize, ToSchema)]
@@ -37,6 +38,8 @@ pub struct CheckinAnswer {
     /// Fixes already stored with the same id, time and position: a retry, not stored again.
     pub duplicates: usize,
     pub rejected: Vec<Rejected>,
+    /// The person's supervision state after this upload (absent before the first fix).
+    pub state: Option<SupervisionState>,
     /// Where the newest fix of the upload lies against the area the person may be in, so that
     /// the phone can warn before the person leaves.
     pub placement: Option<Placement>,
@@ -70,11 +73,18 @@ pub async fn ingest(app: &App, device: DeviceActor, values: &[serde_json::Value]
     }
     let person = app.store.device_person(&device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
     let area = app.geofences.allowed_area(&person.residence_adcode)?;
-    let now = app.clock.now();
-    let tolerance = chrono::Duration::minutes(app.settings.policy.future_fix_tolerance_minutes.into());
+    let zones = app.zones.get(app.store.as_ref(), person.id).await?;
+    let rules = Rules {
+        engine: &app.geofences,
+        area: &area,
+        zones: &zones,
+        person_id: person.id,
+        now: app.clock.now(),
+        future_tolerance: chrono::Duration::minutes(app.settings.policy.future_fix_tolerance_minutes.into()),
+    };
     let (mut fixes, mut positions, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
     for (index, value) in values.iter().enumerate() {
-        match judge(value, &app.geofences, &area, now, tolerance) {
+        match judge(value, &rules) {
             Ok(fix) => {
                 fixes.push(fix);
                 positions.push(index);
@@ -82,23 +92,25 @@ pub async fn ingest(app: &App, device: DeviceActor, values: &[serde_json::Value]
             Err(e) => rejected.push(Rejected { index, detail: e.to_string() }),
         }
     }
-    let mut answer = CheckinAnswer { accepted: 0, duplicates: 0, rejected, placement: None, place: None };
+    let mut answer =
+        CheckinAnswer { accepted: 0, duplicates: 0, rejected, state: person.state, placement: None, place: None };
     if !fixes.is_empty() {
         // What the answer needs of each fix, kept so that the fixes themselves move to the writer.
-        let summary: Vec<_> = fixes.iter().map(|f| (f.at, f.placement, f.adcode.clone())).collect();
-        let batch = Batch { person_id: person.id, device_id: device.device_id, received_at: now, fixes };
+        let summary: Vec<_> = fixes.iter().map(|f| (f.at, f.placement, f.adcode.clone(), f.place.clone())).collect();
+        let batch = Batch { person_id: person.id, device_id: device.device_id, received_at: rules.now, fixes };
         let stored = app.ingest.submit(batch).await?;
         (answer.accepted, answer.duplicates) = (stored.accepted, stored.duplicates);
+        answer.state = stored.state.or(answer.state);
         for &i in &stored.conflicts {
             let detail = "id: this fix id and time were stored with another position".to_owned();
             answer.rejected.push(Rejected { index: positions[i], detail });
         }
         let newest = (0..summary.len()).filter(|i| !stored.conflicts.contains(i)).max_by_key(|&i| summary[i].0);
-        if let Some((_, placement, adcode)) = newest.map(|i| &summary[i]) {
+        if let Some((_, placement, adcode, name)) = newest.map(|i| &summary[i]) {
             answer.placement = Some(*placement);
             answer.place = adcode.as_ref().map(|adcode| Place {
                 adcode: adcode.clone(),
-                name: app.units.name(adcode).unwrap_or_default().to_owned(),
+                name: name.clone().unwrap_or_default(),
             });
         }
     }

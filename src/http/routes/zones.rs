@@ -36,6 +36,7 @@ pub async fn create(
     let idem = idem.bind(&actor.label(), &format!("POST /api/v1/persons/{person_id}/zones"), &body);
     body.validate()?;
     let created = app.store.create_zone(&actor, person_id, &body, idem.as_ref(), app.clock.now()).await?;
+    app.zones.forget(person_id);
     let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(created.value)))
 }

@@ -1,5 +1,6 @@
 //! Fixes: many uploads in one transaction, multi-row inserts, duplicates recognised by the
-//! unique (person, client fix id, position time).
+//! unique (person, client fix id, position time); the new ones go through the supervision loop
+//! in the same transaction.
 
 use std::collections::HashSet;
 
@@ -7,9 +8,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Transaction};
 
+use super::supervise::supervise;
 use super::{Backend, Db};
 use crate::checkin::{Batch, Stored};
 use crate::geofence::Placement;
+use crate::settings::Policy;
 use crate::store::FixStore;
 use crate::Result;
 
@@ -24,7 +27,8 @@ fn placement(p: Placement) -> &'static str {
     }
 }
 
-async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<Stored> {
+/// Stores one upload; answers what it did and which fixes (by position) were new.
+async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<(Stored, Vec<usize>)> {
     // Rows go in key order, so that concurrent writers (several instances on PostgreSQL) take
     // row locks in the same order and cannot deadlock on each other.
     let mut order: Vec<usize> = (0..batch.fixes.len()).collect();
@@ -63,9 +67,11 @@ async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<Stor
     let mut seen: HashSet<(&str, DateTime<Utc>)> = HashSet::new();
     let mut others = Vec::new();
     let mut stored = Stored::default();
+    let mut new = Vec::new();
     for (i, f) in batch.fixes.iter().enumerate() {
         if seen.insert((f.client_id.as_str(), f.at)) && inserted.contains(&(f.client_id.clone(), f.at)) {
             stored.accepted += 1;
+            new.push(i);
         } else {
             others.push(i);
         }
@@ -93,19 +99,21 @@ async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<Stor
             }
         }
     }
-    Ok(stored)
+    Ok((stored, new))
 }
 
 #[async_trait]
 impl FixStore for Backend {
-    async fn store_fixes(&self, batches: &[Batch]) -> Result<Vec<Stored>> {
+    async fn store_fixes(&self, batches: &[Batch], policy: &Policy) -> Result<Vec<Stored>> {
         let mut tx = self.begin_write().await?;
         // Persons in ascending order, for the same lock order as within a batch.
         let mut order: Vec<usize> = (0..batches.len()).collect();
         order.sort_by_key(|&i| batches[i].person_id);
         let mut results = vec![Stored::default(); batches.len()];
         for i in order {
-            results[i] = store_batch(&mut tx, &batches[i]).await?;
+            let (stored, new) = store_batch(&mut tx, &batches[i]).await?;
+            let state = supervise(&mut tx, &batches[i], &new, policy).await?;
+            results[i] = Stored { state, ..stored };
         }
         tx.commit().await?;
         Ok(results)

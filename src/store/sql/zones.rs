@@ -128,4 +128,12 @@ impl ZoneStore for Backend {
         tx.commit().await?;
         Ok(zones)
     }
+
+    async fn person_zones(&self, person_id: i64) -> Result<Vec<Zone>> {
+        let rows: Vec<ZoneRow> = sqlx::query_as(&format!("{ZONE_SELECT}z.person_id = $1 ORDER BY z.id"))
+            .bind(person_id)
+            .fetch_all(&self.read)
+            .await?;
+        rows.into_iter().map(Zone::try_from).collect()
+    }
 }

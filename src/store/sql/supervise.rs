@@ -1,0 +1,216 @@
+//! The supervision loop inside the check-in writer's transaction: a person's newly stored fixes
+//! go through `supervision::step`, and its state, alerts, answered check-in requests and events
+//! commit with the fixes or not at all.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+use sqlx::{FromRow, Transaction};
+
+use super::alerts::{end_episode, join_evidence, open_alert, NewAlert};
+use super::log::append;
+use super::Db;
+use crate::checkin::{Batch, Fix};
+use crate::oversight::{EventKind, NewEvent};
+use crate::register::SupervisionState;
+use crate::settings::Policy;
+use crate::supervision::{step, AlertKind, Effect, Evidence, Observation, Tracking};
+use crate::{Error, Result};
+
+#[derive(FromRow)]
+struct TrackingRow {
+    county: String,
+    state: Option<String>,
+    ended_on: Option<NaiveDate>,
+    last_fix_at: Option<DateTime<Utc>>,
+    outside_run: Option<String>,
+    open_episodes: bool,
+    pending_requests: bool,
+}
+
+fn observation(fix: &Fix, device_id: i64) -> Observation {
+    Observation {
+        id: fix.client_id.clone(),
+        at: fix.at,
+        device_id,
+        placement: fix.placement,
+        distance_m: fix.edge_distance_m,
+        accuracy_m: fix.accuracy_m,
+        adcode: fix.adcode.clone(),
+        place: fix.place.clone(),
+        zones: fix.zones.clone(),
+    }
+}
+
+/// Judges the fixes of `batch` at `inserted` (the ones stored by this upload: retries judge
+/// nothing twice) and records what they changed; answers the person's state after them.
+pub(super) async fn supervise(
+    tx: &mut Transaction<'_, Db>,
+    batch: &Batch,
+    inserted: &[usize],
+    policy: &Policy,
+) -> Result<Option<SupervisionState>> {
+    if inserted.is_empty() {
+        return Ok(None);
+    }
+    let person = batch.person_id;
+    let row: TrackingRow = sqlx::query_as(
+        "SELECT p.county, p.state, p.ended_on, p.last_fix_at, p.outside_run, \
+         EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = p.id AND a.episode_ended_at IS NULL) AS open_episodes, \
+         EXISTS (SELECT 1 FROM checkin_requests r WHERE r.person_id = p.id AND r.answered_at IS NULL \
+                 AND r.missed_at IS NULL) AS pending_requests \
+         FROM persons p WHERE p.id = $1",
+    )
+    .bind(person)
+    .fetch_one(&mut **tx)
+    .await?;
+    if row.ended_on.is_some() {
+        return Ok(Some(SupervisionState::Ended));
+    }
+    let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("person {person}: bad {what} in the database"));
+    let tracking = Tracking {
+        state: row.state.as_deref().map(|s| SupervisionState::parse(s).ok_or_else(|| corrupt("state"))).transpose()?,
+        last_fix_at: row.last_fix_at,
+        outside: row.outside_run.as_deref().map(serde_json::from_str).transpose().map_err(|_| corrupt("outside run"))?.unwrap_or_default(),
+    };
+    let mut open = HashMap::new();
+    if row.open_episodes {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, evidence FROM alerts WHERE person_id = $1 AND episode_ended_at IS NULL")
+                .bind(person)
+                .fetch_all(&mut **tx)
+                .await?;
+        for (kind, evidence) in rows {
+            let kind = AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind"))?;
+            open.insert(kind, serde_json::from_str::<Evidence>(&evidence).map_err(|_| corrupt("alert evidence"))?);
+        }
+    }
+    let observations: Vec<Observation> = inserted.iter().map(|&i| observation(&batch.fixes[i], batch.device_id)).collect();
+    let now = batch.received_at;
+    let result = step(&tracking, &open, &observations, policy, now);
+    for effect in &result.effects {
+        apply(tx, person, &row.county, effect, now, policy).await?;
+    }
+    if result.tracking != tracking {
+        let run = serde_json::to_string(&result.tracking.outside).map_err(|e| anyhow::anyhow!("outside run: {e}"))?;
+        sqlx::query("UPDATE persons SET state = $1, last_fix_at = $2, outside_run = $3 WHERE id = $4")
+            .bind(result.tracking.state.map(SupervisionState::as_str))
+            .bind(result.tracking.last_fix_at)
+            .bind(run)
+            .bind(person)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let newest = observations.iter().max_by_key(|o| o.at).expect("at least one fix");
+    sqlx::query("UPDATE devices SET last_fix_at = $1 WHERE id = $2 AND (last_fix_at IS NULL OR last_fix_at < $1)")
+        .bind(newest.at)
+        .bind(batch.device_id)
+        .execute(&mut **tx)
+        .await?;
+    if row.pending_requests {
+        answer_requests(tx, person, &row.county, newest, now).await?;
+    }
+    Ok(result.tracking.state)
+}
+
+async fn apply(
+    tx: &mut Transaction<'_, Db>,
+    person: i64,
+    county: &str,
+    effect: &Effect,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Result<()> {
+    match effect {
+        Effect::Open { kind, opened_at, ended_at, retrospective, evidence } => {
+            let new = NewAlert {
+                person_id: person,
+                county,
+                kind: *kind,
+                opened_at: *opened_at,
+                ended_at: *ended_at,
+                retrospective: *retrospective,
+                evidence,
+                actor: "system",
+            };
+            open_alert(tx, &new, now, policy).await?;
+        }
+        Effect::Join { kind, evidence } => join_evidence(tx, person, county, *kind, evidence, now).await?,
+        Effect::End { kind, at } => end_episode(tx, person, county, *kind, *at, now).await?,
+        Effect::Past { from, until, evidence } => past_absence(tx, person, county, *from, *until, evidence, now, policy).await?,
+    }
+    Ok(())
+}
+
+/// Late fixes proved an absence between `from` and `until`: one retrospective alert, unless an
+/// absence episode already covers that time or the person has not been back inside since (the
+/// running episode, if any, is that absence).
+#[expect(clippy::too_many_arguments, reason = "one call site, every argument is a different fact")]
+async fn past_absence(
+    tx: &mut Transaction<'_, Db>,
+    person: i64,
+    county: &str,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    evidence: &Evidence,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> Result<()> {
+    let covered: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE person_id = $1 AND kind = 'unapproved_absence' \
+         AND opened_at <= $2 AND (episode_ended_at IS NULL OR episode_ended_at >= $3))",
+    )
+    .bind(person)
+    .bind(until)
+    .bind(from)
+    .fetch_one(&mut **tx)
+    .await?;
+    if covered {
+        return Ok(());
+    }
+    let back: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT MIN(at) FROM fixes WHERE person_id = $1 AND at > $2 AND placement = 'inside'",
+    )
+    .bind(person)
+    .bind(until)
+    .fetch_one(&mut **tx)
+    .await?;
+    let new = NewAlert {
+        person_id: person,
+        county,
+        kind: AlertKind::UnapprovedAbsence,
+        opened_at: from,
+        ended_at: back,
+        retrospective: true,
+        evidence,
+        actor: "system",
+    };
+    open_alert(tx, &new, now, policy).await?;
+    Ok(())
+}
+
+/// Check-in requests made before the newest fix's position time are answered by it.
+async fn answer_requests(
+    tx: &mut Transaction<'_, Db>,
+    person: i64,
+    county: &str,
+    newest: &Observation,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let answered: Vec<i64> = sqlx::query_scalar(
+        "UPDATE checkin_requests SET answered_at = $1, answer_fix = $2 WHERE person_id = $3 AND answered_at IS NULL \
+         AND missed_at IS NULL AND requested_at <= $4 AND deadline >= $1 RETURNING id",
+    )
+    .bind(now)
+    .bind(&newest.id)
+    .bind(person)
+    .bind(newest.at)
+    .fetch_all(&mut **tx)
+    .await?;
+    for id in answered {
+        let data = json!({ "request_id": id, "fix_id": newest.id, "fix_at": newest.at });
+        append(tx, &NewEvent::new(EventKind::CheckinAnswered, county, "system", data).about(person), now).await?;
+    }
+    Ok(())
+}
