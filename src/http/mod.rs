@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{auth, checkins, clock, compat, devices, me, ops, persons, track, zones};
+use routes::{alerts, auth, checkins, clock, compat, devices, me, ops, persons, track, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,6 +60,10 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(devices::revoke))
         .routes(routes!(zones::create, zones::list))
         .routes(routes!(checkins::upload))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(alerts::suppress))
         .routes(routes!(compat::osmand))
         .routes(routes!(compat::owntracks))
         .routes(routes!(me::me))

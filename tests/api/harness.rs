@@ -66,6 +66,16 @@ pub enum Raw {
     Postgres(sqlx::PgPool),
 }
 
+impl Raw {
+    /// The first column of every row of a query, as text.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,

@@ -11,5 +11,6 @@ mod compat;
 mod devices;
 mod oversight;
 mod persons;
+mod supervision;
 mod track;
 mod zones;

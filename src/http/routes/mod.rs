@@ -1,5 +1,6 @@
 //! Handlers, one file per client-facing concept.
 
+pub mod alerts;
 pub mod auth;
 pub mod checkins;
 pub mod clock;
