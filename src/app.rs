@@ -31,6 +31,8 @@ pub struct App {
     pub ingest: Ingest,
     /// Each person's exclusion zones, compiled for the engine.
     pub zones: ZoneCache,
+    /// This instance's name as a holder of the scheduler's lease.
+    pub instance: String,
 }
 
 impl App {
@@ -66,7 +68,20 @@ impl App {
         let metrics = prometheus();
         // A zone drawn on another instance applies here as soon as a revocation would.
         let zones = ZoneCache::new(std::time::Duration::from_secs(settings.auth.status_cache_seconds.into()));
-        Ok(Arc::new(App { settings, store, units, auth, clock, test_clock, tz, metrics, geofences, ingest, zones }))
+        Ok(Arc::new(App {
+            settings,
+            store,
+            units,
+            auth,
+            clock,
+            test_clock,
+            tz,
+            metrics,
+            geofences,
+            ingest,
+            zones,
+            instance: crate::scheduler::holder(),
+        }))
     }
 
     /// Today in the configured time zone: the day that date rules count in.

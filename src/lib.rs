@@ -46,6 +46,7 @@ pub mod geofence;
 pub mod http;
 pub mod oversight;
 pub mod register;
+pub mod scheduler;
 pub mod settings;
 pub mod store;
 pub mod supervision;

@@ -1,6 +1,7 @@
 //! Check-ins: fixes from phones and tags, each judged on its own against the person's allowed
 //! area, stored once (a retried upload is recognised), through one group-committing writer.
 
+mod events;
 mod writer;
 mod zones;
 
@@ -8,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use events::{judge_event, TagEvent, TagEventInput, TagEventKind};
 pub use writer::Ingest;
 pub use zones::ZoneCache;
 
@@ -62,9 +64,11 @@ impl Fix {
     }
 }
 
-/// A fix refused, by its place in the upload.
+/// A fix (or tag event) refused, by its place in the upload.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Rejected {
+    /// `fixes` or `events`: the list `index` points into.
+    pub list: &'static str,
     pub index: usize,
     pub detail: String,
 }
@@ -128,6 +132,8 @@ pub struct Batch {
     pub device_id: i64,
     pub received_at: DateTime<Utc>,
     pub fixes: Vec<Fix>,
+    /// Tag events (tags only).
+    pub events: Vec<TagEvent>,
 }
 
 /// What storing an upload did, by position in `Batch::fixes`.
@@ -137,6 +143,9 @@ pub struct Stored {
     pub duplicates: usize,
     /// Fixes whose id and time were already stored with another position.
     pub conflicts: Vec<usize>,
+    /// Tag events stored, and recognised as retries.
+    pub events_accepted: usize,
+    pub events_duplicates: usize,
     /// The person's state after the new fixes (none when nothing new was judged).
     pub state: Option<SupervisionState>,
 }

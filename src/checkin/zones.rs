@@ -35,7 +35,9 @@ impl ZoneCache {
         let compiled = zones
             .into_iter()
             .filter_map(|z| match ZoneShape::parse(&z.geometry, z.radius_m, z.crs) {
-                Ok(shape) => Some(Zone { id: z.id, person_id, shape, valid_from: z.valid_from, valid_until: z.valid_until }),
+                Ok(shape) => {
+                    Some(Zone { id: z.id, person_id, shape, valid_from: z.valid_from, valid_until: z.valid_until })
+                }
                 Err(e) => {
                     // Validated when drawn; a zone that no longer parses is a data problem to fix,
                     // not a reason to refuse the person's fixes.

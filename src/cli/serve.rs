@@ -15,6 +15,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     if app.settings.clock == ClockMode::Test {
         tracing::warn!("the TEST CLOCK is on: time can be changed through the API; never use this in production");
     }
+    crate::scheduler::spawn(app.clone());
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("invalid setting listen: cannot bind {listen}"))?;
     let addr = listener.local_addr()?;

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{alerts, auth, checkins, clock, compat, devices, me, ops, persons, track, zones};
+use routes::{alerts, auth, casework, checkins, clock, compat, devices, me, ops, persons, track, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +55,9 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(persons::enrol, persons::list))
         .routes(routes!(persons::read))
         .routes(routes!(persons::register))
+        .routes(routes!(casework::request_checkin, casework::checkin_requests))
+        .routes(routes!(casework::record_sanction))
+        .routes(routes!(casework::end))
         .routes(routes!(track::read))
         .routes(routes!(devices::enrol, devices::list))
         .routes(routes!(devices::revoke))

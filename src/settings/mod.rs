@@ -31,6 +31,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Uploads of fixes that may wait for the writer; beyond, uploads get 503 with Retry-After.
     pub ingest_queue: usize,
+    /// Seconds between runs of the background jobs (lost contact, deadlines, purge).
+    pub scheduler_seconds: u32,
     /// Administrative-unit table to use instead of the one compiled in.
     pub units_file: Option<PathBuf>,
     pub auth: AuthSettings,
@@ -88,6 +90,7 @@ impl Default for Settings {
             clock: ClockMode::System,
             max_body_bytes: 1 << 20,
             ingest_queue: 256,
+            scheduler_seconds: 30,
             units_file: None,
             auth: AuthSettings::default(),
             policy: Policy::default(),
@@ -142,6 +145,10 @@ impl Settings {
         anyhow::ensure!(!self.auth.issuer.trim().is_empty(), "invalid setting auth.issuer: must not be empty");
         anyhow::ensure!(self.max_body_bytes >= 1024, "invalid setting max_body_bytes: must be at least 1024");
         anyhow::ensure!(self.ingest_queue >= 1, "invalid setting ingest_queue: must be at least 1");
+        anyhow::ensure!(
+            (1..=3600).contains(&self.scheduler_seconds),
+            "invalid setting scheduler_seconds: must be between 1 and 3600"
+        );
         if let Some(url) = &self.database_url {
             let scheme_ok = ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| url.0.starts_with(s));
             anyhow::ensure!(scheme_ok, "invalid setting database_url: must start with sqlite: or postgres://");

@@ -24,7 +24,7 @@ use crate::checkin::{Batch, Stored};
 use crate::oversight::Event;
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::settings::Policy;
-use crate::supervision::{Alert, AlertFilter, Disposition};
+use crate::supervision::{Alert, AlertFilter, CheckinRequest, Disposition, Ending, Sanction, SanctionRequest};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -143,6 +143,58 @@ pub trait AlertStore {
     ) -> Result<Alert>;
 }
 
+/// What officers do around the loop, scoped like the persons it is about.
+#[async_trait]
+pub trait CaseworkStore {
+    async fn request_checkin(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        deadline: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<CheckinRequest>;
+    /// Newest first: answered, missed and pending.
+    async fn checkin_requests(&self, actor: &Actor, person_id: i64) -> Result<Vec<CheckinRequest>>;
+    /// The requests a device's person has still to answer.
+    async fn pending_checkin_requests(&self, device: &DeviceActor) -> Result<Vec<CheckinRequest>>;
+    async fn record_sanction(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        sanction: &SanctionRequest,
+        at: DateTime<Utc>,
+    ) -> Result<Sanction>;
+    async fn sanctions(&self, actor: &Actor, person_id: i64) -> Result<Vec<Sanction>>;
+    /// Ends supervision: state `ended`, devices revoked, running episodes ended, no more alerts.
+    /// Ending again the same way is harmless.
+    async fn end_supervision(&self, actor: &Actor, person_id: i64, ending: &Ending, at: DateTime<Utc>) -> Result<()>;
+}
+
+/// The scheduler's jobs (each safe to run twice, or on two instances at once).
+#[async_trait]
+pub trait JobStore {
+    /// Takes or renews the lease on `job` for `holder` until `now + ttl`; false while another
+    /// holder's lease lasts.
+    async fn take_lease(&self, job: &str, holder: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> Result<bool>;
+    /// `lost_contact` for each active device silent beyond its kind's interval.
+    async fn raise_lost_contact(&self, now: DateTime<Utc>, policy: &Policy) -> Result<usize>;
+    /// `missed_checkin` for each check-in request past its deadline.
+    async fn raise_missed_checkins(&self, now: DateTime<Utc>, policy: &Policy) -> Result<usize>;
+    /// `missed_registration` (漏管) for each person past their registration day.
+    async fn raise_missed_registrations(
+        &self,
+        today: NaiveDate,
+        tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<usize>;
+    /// Marks open alerts past their acknowledgement deadline, each an event.
+    async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize>;
+    /// Deletes the fixes of persons whose supervision ended before `ended_before`, except alert
+    /// evidence.
+    async fn purge_fixes(&self, ended_before: NaiveDate, now: DateTime<Utc>) -> Result<usize>;
+}
+
 /// Track reads, each recorded in the oversight log.
 #[async_trait]
 pub trait TrackStore {
@@ -168,6 +220,8 @@ pub trait Store:
     + ZoneStore
     + FixStore
     + AlertStore
+    + CaseworkStore
+    + JobStore
     + TrackStore
     + LogStore
     + Send

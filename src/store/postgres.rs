@@ -43,12 +43,16 @@ mod accounts;
 mod alerts;
 #[path = "sql/cases.rs"]
 mod cases;
+#[path = "sql/casework.rs"]
+mod casework;
 #[path = "sql/common.rs"]
 mod common;
 #[path = "sql/devices.rs"]
 mod devices;
 #[path = "sql/fixes.rs"]
 mod fixes;
+#[path = "sql/jobs.rs"]
+mod jobs;
 #[path = "sql/log.rs"]
 mod log;
 #[path = "sql/supervise.rs"]

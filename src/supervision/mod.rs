@@ -7,15 +7,15 @@
 //! transaction, calls it, and writes what it says in the same transaction.
 
 mod alert;
+mod case;
 mod step;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use alert::{
-    ack_deadline, pointed_sanction, Alert, AlertFilter, AlertStatus, Disposition, Episode, SanctionKind,
-};
+pub use alert::{ack_deadline, pointed_sanction, Alert, AlertFilter, AlertStatus, Disposition, Episode, SanctionKind};
+pub use case::{CheckinRequest, EndReason, Ending, Sanction, SanctionRequest};
 pub use step::{step, Step};
 
 use crate::geofence::{Placement, ZoneHit};
@@ -136,7 +136,13 @@ pub struct Tracking {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// A new episode; `ended_at` when it also ended within the same upload (a backlog).
-    Open { kind: AlertKind, opened_at: DateTime<Utc>, ended_at: Option<DateTime<Utc>>, retrospective: bool, evidence: Evidence },
+    Open {
+        kind: AlertKind,
+        opened_at: DateTime<Utc>,
+        ended_at: Option<DateTime<Utc>>,
+        retrospective: bool,
+        evidence: Evidence,
+    },
     /// Material new evidence for the running episode: the whole evidence as it now stands.
     Join { kind: AlertKind, evidence: Evidence },
     /// The running episode ended.

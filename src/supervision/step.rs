@@ -104,8 +104,7 @@ impl Machine<'_> {
     }
 
     fn zones(&mut self, o: &Observation) {
-        let inside: Vec<i64> =
-            o.zones.iter().filter(|h| h.placement == Placement::Inside).map(|h| h.zone_id).collect();
+        let inside: Vec<i64> = o.zones.iter().filter(|h| h.placement == Placement::Inside).map(|h| h.zone_id).collect();
         if inside.is_empty() {
             // Near a zone's edge is neither entry nor exit.
             if o.zones.is_empty() {
@@ -139,7 +138,8 @@ impl Machine<'_> {
         let mut past = Vec::new();
         let mut flush = |run: &mut OutsideRun, confirmed: &mut bool, last: Option<DateTime<Utc>>| {
             if let (true, Some(from), Some(until)) = (*confirmed, run.since, last) {
-                let evidence = Evidence { fixes: std::mem::take(&mut run.evidence), since: Some(from), ..Default::default() };
+                let evidence =
+                    Evidence { fixes: std::mem::take(&mut run.evidence), since: Some(from), ..Default::default() };
                 past.push(Effect::Past { from, until, evidence });
             }
             *run = OutsideRun::default();

@@ -109,7 +109,14 @@ fn a_second_episode_needs_a_return_first() {
     let s = run(&absent, &open, &[outside(5), outside(30)]);
     // Same place as before is no material change: nothing new for the open alert.
     assert_eq!(kinds(&s.effects), ["join"]);
-    let s = run(&s.tracking, &HashMap::from([(AlertKind::UnapprovedAbsence, Evidence { fixes: vec![outside(5).evidence()], ..Evidence::default() })]), &[outside(40)]);
+    let s = run(
+        &s.tracking,
+        &HashMap::from([(
+            AlertKind::UnapprovedAbsence,
+            Evidence { fixes: vec![outside(5).evidence()], ..Evidence::default() },
+        )]),
+        &[outside(40)],
+    );
     assert!(s.effects.is_empty());
     let s = run(&absent, &open, &[inside(10), outside(20), outside(35)]);
     assert_eq!(kinds(&s.effects), ["end", "open"]);
@@ -126,7 +133,8 @@ fn late_fixes_never_change_the_state_or_end_an_episode() {
 
 #[test]
 fn late_fixes_that_prove_an_absence_are_offered_as_past() {
-    let now_inside = Tracking { state: Some(SupervisionState::Inside), last_fix_at: Some(t(50)), ..Tracking::default() };
+    let now_inside =
+        Tracking { state: Some(SupervisionState::Inside), last_fix_at: Some(t(50)), ..Tracking::default() };
     let s = run(&now_inside, &HashMap::new(), &[outside(0), outside(5), outside(15), inside(20), outside(30)]);
     let [Effect::Past { from, until, evidence }] = &s.effects[..] else { panic!("{:?}", s.effects) };
     assert_eq!((*from, *until, evidence.fixes.len()), (t(0), t(15), 3));

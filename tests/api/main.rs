@@ -11,6 +11,7 @@ mod compat;
 mod devices;
 mod oversight;
 mod persons;
+mod scheduler;
 mod supervision;
 mod track;
 mod zones;

@@ -17,13 +17,21 @@ backend_tests!(
     officers_acknowledge_resolve_and_suppress_alerts,
 );
 
-/// A Jiang'an probation person with a phone: (officer token, person id, device token).
+/// A Jiang'an probation person, registered, with a phone: (officer token, person id, device token).
 pub async fn supervised(t: &TestApp) -> (String, i64, String) {
-    let officer = t.jiangan_officer().await;
-    let person = t.enrol(&officer).await;
-    let device = t.phone(&officer, person).await;
+    let (officer, person, device) = supervised_device(t).await;
     let token = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
     (officer, person, token)
+}
+
+/// The same, answering the phone's id and key (to sign in again after time passed).
+pub async fn supervised_device(t: &TestApp) -> (String, i64, Value) {
+    let officer = t.jiangan_officer().await;
+    let person = t.enrol(&officer).await;
+    // Reported in on time: the registration job has nothing to say about this person.
+    t.post(&format!("/api/v1/persons/{person}/registration"), &officer, json!({"on": "2026-03-05"})).await;
+    let device = t.phone(&officer, person).await;
+    (officer, person, device)
 }
 
 pub fn fix_at(id: &str, at: DateTime<Utc>, lon: f64, lat: f64, accuracy_m: f64) -> Value {
@@ -223,13 +231,19 @@ async fn officers_acknowledge_resolve_and_suppress_alerts(t: &TestApp) {
 
     let resolution = json!({"disposition": "warning", "note": "未经批准外出，给予警告"});
     let resolved = t.post(&path("resolve"), &officer, resolution.clone()).await;
-    assert_eq!((resolved.body["status"].as_str(), resolved.body["disposition"].as_str()), (Some("resolved"), Some("warning")));
+    assert_eq!(
+        (resolved.body["status"].as_str(), resolved.body["disposition"].as_str()),
+        (Some("resolved"), Some("warning"))
+    );
     assert_eq!(t.post(&path("resolve"), &officer, resolution).await.status, StatusCode::OK, "a retry");
     let other = t.post(&path("resolve"), &officer, json!({"disposition": "false_alarm", "note": "x"})).await;
     assert_eq!(other.status, StatusCode::CONFLICT);
     assert_eq!(t.post(&path("acknowledge"), &officer, json!({})).await.status, StatusCode::CONFLICT);
     let unknown = t.post(&path("resolve"), &officer, json!({"disposition": "forgiven", "note": "x"})).await;
-    assert_eq!((unknown.status, unknown.body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("disposition")));
+    assert_eq!(
+        (unknown.status, unknown.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("disposition"))
+    );
     let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'alert.%' ORDER BY seq").await;
     assert_eq!(kinds, ["alert.opened", "alert.acknowledged", "alert.suppressed", "alert.resolved"]);
     // Still away: the resolved alert stays closed for the rest of its episode.

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::auth::DeviceActor;
-use crate::checkin::{judge, Batch, FixInput, Rejected, Rules, MAX_BATCH};
+use crate::auth::{DeviceActor, DeviceKind};
+use crate::checkin::{judge, judge_event, Batch, FixInput, Rejected, Rules, TagEventInput, MAX_BATCH};
 use crate::geofence::Placement;
 use crate::http::extract::{AppJson, DeviceAuth};
 use crate::http::problem::Problem;
@@ -20,9 +20,14 @@ use crate::Error;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckinRequest {
-    /// 1–1,000 fixes, in any order (an offline backlog may come late and twice).
+    /// Up to 1,000 fixes, in any order (an offline backlog may come late and twice).
     #[schema(value_type = Vec<FixInput>)]
+    #[serde(default)]
     pub fixes: Vec<serde_json::Value>,
+    /// Up to 1,000 tamper, strap and battery events (tags only).
+    #[schema(value_type = Vec<TagEventInput>)]
+    #[serde(default)]
+    pub events: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -35,8 +40,11 @@ pub struct Place {
 pub struct CheckinAnswer {
     /// Fixes stored by this upload.
     pub accepted: usize,
-    /// Fixes already stored with the same id, time and position: a retry, not stored again.
+    /// Fixes (and tag events) already stored with the same id, time and content: a retry, not
+    /// stored again.
     pub duplicates: usize,
+    /// Tag events stored by this upload.
+    pub events_accepted: usize,
     pub rejected: Vec<Rejected>,
     /// The person's supervision state after this upload (absent before the first fix).
     pub state: Option<SupervisionState>,
@@ -47,8 +55,9 @@ pub struct CheckinAnswer {
     pub place: Option<Place>,
 }
 
-/// Uploads fixes. 200 once they are committed to disk; 422 (with the same `rejected` list) when
-/// no fix was accepted or recognised as a duplicate; 503 with `Retry-After` when the writer's
+/// Uploads fixes (and, from tags, tamper, strap and battery events). 200 once they and what they
+/// caused (state, alerts, events) are committed to disk; 422 (with the same `rejected` list) when
+/// nothing was accepted or recognised as a duplicate; 503 with `Retry-After` when the writer's
 /// queue is full.
 #[utoipa::path(post, path = "/api/v1/checkins", tag = "mobile", request_body = CheckinRequest,
     security(("bearer" = [])), responses(
@@ -62,14 +71,22 @@ pub async fn upload(
     DeviceAuth(device): DeviceAuth,
     AppJson(body): AppJson<CheckinRequest>,
 ) -> Result<Json<CheckinAnswer>, Problem> {
-    Ok(Json(ingest(&app, device, &body.fixes).await?))
+    Ok(Json(ingest(&app, device, &body.fixes, &body.events).await?))
 }
 
-/// The pipeline every check-in client shares: judge each fix, store the good ones durably,
-/// answer per fix.
-pub async fn ingest(app: &App, device: DeviceActor, values: &[serde_json::Value]) -> Result<CheckinAnswer, Problem> {
-    if values.is_empty() || values.len() > MAX_BATCH {
-        return Err(Error::invalid("fixes", format!("must hold 1 to {MAX_BATCH} fixes")).into());
+/// The pipeline every check-in client shares: judge each fix (and tag event), store the good
+/// ones durably, answer per item.
+pub async fn ingest(
+    app: &App,
+    device: DeviceActor,
+    values: &[serde_json::Value],
+    event_values: &[serde_json::Value],
+) -> Result<CheckinAnswer, Problem> {
+    if values.len() + event_values.len() == 0 || values.len() > MAX_BATCH || event_values.len() > MAX_BATCH {
+        return Err(Error::invalid("fixes", format!("must hold 1 to {MAX_BATCH} fixes (or tag events)")).into());
+    }
+    if !event_values.is_empty() && device.kind != DeviceKind::Tag {
+        return Err(Error::invalid("events", "only electronic location devices (tags) send device events").into());
     }
     let person = app.store.device_person(&device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
     let area = app.geofences.allowed_area(&person.residence_adcode)?;
@@ -89,34 +106,48 @@ pub async fn ingest(app: &App, device: DeviceActor, values: &[serde_json::Value]
                 fixes.push(fix);
                 positions.push(index);
             }
-            Err(e) => rejected.push(Rejected { index, detail: e.to_string() }),
+            Err(e) => rejected.push(Rejected { list: "fixes", index, detail: e.to_string() }),
         }
     }
-    let mut answer =
-        CheckinAnswer { accepted: 0, duplicates: 0, rejected, state: person.state, placement: None, place: None };
-    if !fixes.is_empty() {
+    let mut events = Vec::new();
+    for (index, value) in event_values.iter().enumerate() {
+        match judge_event(value, rules.now, rules.future_tolerance) {
+            Ok(event) => events.push(event),
+            Err(e) => rejected.push(Rejected { list: "events", index, detail: e.to_string() }),
+        }
+    }
+    let mut answer = CheckinAnswer {
+        accepted: 0,
+        duplicates: 0,
+        events_accepted: 0,
+        rejected,
+        state: person.state,
+        placement: None,
+        place: None,
+    };
+    if !fixes.is_empty() || !events.is_empty() {
         // What the answer needs of each fix, kept so that the fixes themselves move to the writer.
         let summary: Vec<_> = fixes.iter().map(|f| (f.at, f.placement, f.adcode.clone(), f.place.clone())).collect();
-        let batch = Batch { person_id: person.id, device_id: device.device_id, received_at: rules.now, fixes };
+        let batch = Batch { person_id: person.id, device_id: device.device_id, received_at: rules.now, fixes, events };
         let stored = app.ingest.submit(batch).await?;
-        (answer.accepted, answer.duplicates) = (stored.accepted, stored.duplicates);
+        answer.accepted = stored.accepted;
+        answer.duplicates = stored.duplicates + stored.events_duplicates;
+        answer.events_accepted = stored.events_accepted;
         answer.state = stored.state.or(answer.state);
         for &i in &stored.conflicts {
             let detail = "id: this fix id and time were stored with another position".to_owned();
-            answer.rejected.push(Rejected { index: positions[i], detail });
+            answer.rejected.push(Rejected { list: "fixes", index: positions[i], detail });
         }
         let newest = (0..summary.len()).filter(|i| !stored.conflicts.contains(i)).max_by_key(|&i| summary[i].0);
         if let Some((_, placement, adcode, name)) = newest.map(|i| &summary[i]) {
             answer.placement = Some(*placement);
-            answer.place = adcode.as_ref().map(|adcode| Place {
-                adcode: adcode.clone(),
-                name: name.clone().unwrap_or_default(),
-            });
+            answer.place =
+                adcode.as_ref().map(|adcode| Place { adcode: adcode.clone(), name: name.clone().unwrap_or_default() });
         }
     }
-    answer.rejected.sort_by_key(|r| r.index);
-    if answer.accepted + answer.duplicates == 0 {
-        let detail = format!("no fix was accepted: {} rejected", answer.rejected.len());
+    answer.rejected.sort_by_key(|r| (r.list, r.index));
+    if answer.accepted + answer.duplicates + answer.events_accepted == 0 {
+        let detail = format!("nothing was accepted: {} rejected", answer.rejected.len());
         return Err(Problem::invalid("fixes", detail).with_extension("rejected", serde_json::json!(answer.rejected)));
     }
     Ok(answer)

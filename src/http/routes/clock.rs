@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::http::extract::AppJson;
 use crate::http::problem::Problem;
+use crate::scheduler::Report;
 use crate::Error;
 
 #[derive(Deserialize, ToSchema)]
@@ -26,9 +27,13 @@ pub struct ClockChange {
 #[derive(Serialize, ToSchema)]
 pub struct ClockNow {
     pub now: DateTime<Utc>,
+    /// What the background jobs did at the new time (absent when another instance holds the
+    /// scheduler's lease).
+    pub jobs: Option<Report>,
 }
 
-/// Sets or advances the test clock (test mode only).
+/// Sets or advances the test clock (test mode only), then runs the background jobs at the new
+/// time, so that a scenario sees deadlines pass at once.
 #[utoipa::path(post, path = "/api/v1/test/clock", tag = "test", request_body = ClockChange,
     responses((status = 200, body = ClockNow)))]
 pub async fn change(
@@ -47,5 +52,6 @@ pub async fn change(
     if let Some(secs) = body.advance_seconds {
         clock.advance(chrono::Duration::seconds(secs));
     }
-    Ok(Json(ClockNow { now: app.clock.now() }))
+    let jobs = crate::scheduler::run_once(&app).await?;
+    Ok(Json(ClockNow { now: app.clock.now(), jobs }))
 }

@@ -52,7 +52,7 @@ pub async fn osmand(State(app): State<Arc<App>>, RawQuery(query): RawQuery, body
         "id": format!("osmand-{}-{}", device.device_id, at.timestamp_millis()),
         "at": at, "lat": lat, "lon": lon, "accuracy_m": accuracy, "crs": "wgs84",
     });
-    ingest(&app, device, &[fix]).await.map(|_| ())
+    ingest(&app, device, &[fix], &[]).await.map(|_| ())
 }
 
 /// Unix seconds, Unix milliseconds, or RFC 3339.
@@ -90,7 +90,7 @@ pub async fn owntracks(State(app): State<Arc<App>>, headers: HeaderMap, body: By
         "accuracy_m": message.get("acc").cloned().unwrap_or(json!(UNKNOWN_ACCURACY_M)),
         "crs": "wgs84",
     });
-    ingest(&app, device, &[fix]).await?;
+    ingest(&app, device, &[fix], &[]).await?;
     Ok(Json(json!([])))
 }
 

@@ -12,6 +12,7 @@ use crate::auth::DeviceKind;
 use crate::http::extract::DeviceAuth;
 use crate::http::problem::Problem;
 use crate::register::{Category, RegistrationDue, SupervisionState};
+use crate::supervision::CheckinRequest;
 use crate::Error;
 
 #[derive(Serialize, ToSchema)]
@@ -28,6 +29,12 @@ pub struct Me {
     /// The judicial office to report to.
     pub office: String,
     pub office_name: Option<String>,
+    /// The name of the area the person may move in freely.
+    pub allowed_area: Option<String>,
+    /// How often this device must report a fix, in seconds.
+    pub report_every_seconds: u32,
+    /// Requests to check in now: answer each with a fix before its deadline.
+    pub checkin_requests: Vec<CheckinRequest>,
 }
 
 /// The device's person: what they must do. Answers only for the device's own person.
@@ -38,7 +45,16 @@ pub struct Me {
 pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> Result<Json<Me>, Problem> {
     let person = app.store.device_person(&device).await?.ok_or(Error::NotFound("person"))?;
     let office_name = app.store.office(&person.office).await?.map(|o| o.name);
+    let policy = &app.settings.policy;
+    let report_every_seconds = match device.kind {
+        DeviceKind::Phone => policy.phone_interval_minutes * 60,
+        DeviceKind::Tag => policy.tag_interval_seconds,
+    };
+    let checkin_requests = app.store.pending_checkin_requests(&device).await?;
     Ok(Json(Me {
+        allowed_area: allowed_area_name(&app, &person.residence_adcode),
+        report_every_seconds,
+        checkin_requests,
         person_id: person.id,
         device_id: device.device_id,
         device_kind: device.kind,
@@ -49,4 +65,16 @@ pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> 
         office: person.office.clone(),
         office_name,
     }))
+}
+
+/// "武汉市市辖区" for a district resident, the county's own name otherwise.
+fn allowed_area_name(app: &App, residence: &str) -> Option<String> {
+    let area = app.geofences.allowed_area(residence).ok()?;
+    match &area.members[..] {
+        [one] => Some(app.geofences.county(*one).name.clone()),
+        _ => {
+            let city = format!("{}00", &residence[..4]);
+            app.units.name(&city).map(|c| format!("{c}市辖区"))
+        }
+    }
 }

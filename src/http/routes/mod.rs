@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod casework;
 pub mod checkins;
 pub mod clock;
 pub mod compat;

@@ -13,6 +13,7 @@ use crate::http::extract::{AppJson, AppPath, AppQuery, IdempotencyHeader, Staff}
 use crate::http::problem::Problem;
 use crate::register::{Enrolment, Person, PersonFilter, Registration, RegistrationDue, SupervisionState};
 use crate::store::Device;
+use crate::supervision::{Alert, AlertFilter, AlertKind, AlertStatus, Episode, Sanction};
 use crate::Error;
 
 /// A person as the console shows them.
@@ -109,6 +110,12 @@ pub struct PersonDetail {
     #[serde(flatten)]
     pub view: PersonView,
     pub devices: Vec<Device>,
+    /// Alerts not yet resolved, and those whose episode still runs.
+    pub alerts: Vec<Alert>,
+    /// Each lost-contact and late-registration episode, with the sanction it points to.
+    pub episodes: Vec<Episode>,
+    /// Sanctions officers recorded.
+    pub sanctions: Vec<Sanction>,
 }
 
 /// One person in the caller's scope. A person elsewhere is "not found", exactly like one who
@@ -125,7 +132,18 @@ pub async fn read(
 ) -> Result<Json<PersonDetail>, Problem> {
     let person = app.store.person(&actor, id).await?.ok_or(Error::NotFound("person"))?;
     let devices = app.store.devices(&actor, id).await?;
-    Ok(Json(PersonDetail { view: PersonView::new(&app, person), devices }))
+    let all =
+        app.store.alerts(&actor, &AlertFilter { person_id: Some(id), limit: 500, ..AlertFilter::default() }).await?;
+    let (now, policy) = (app.clock.now(), &app.settings.policy);
+    let episodes = all
+        .iter()
+        .filter(|a| matches!(a.kind, AlertKind::LostContact | AlertKind::MissedRegistration))
+        .map(|a| Episode::new(a, person.category, now, policy))
+        .collect();
+    let alerts =
+        all.into_iter().filter(|a| a.status != AlertStatus::Resolved || a.episode_ended_at.is_none()).collect();
+    let sanctions = app.store.sanctions(&actor, id).await?;
+    Ok(Json(PersonDetail { view: PersonView::new(&app, person), devices, alerts, episodes, sanctions }))
 }
 
 /// Records that the person reported in (报到). Recording the same day again is harmless.

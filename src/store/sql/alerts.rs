@@ -64,7 +64,11 @@ impl TryFrom<AlertRow> for Alert {
             acknowledged_by: r.acknowledged_by,
             resolved_at: r.resolved_at,
             resolved_by: r.resolved_by,
-            disposition: r.disposition.as_deref().map(|d| Disposition::parse(d).ok_or_else(|| corrupt("disposition"))).transpose()?,
+            disposition: r
+                .disposition
+                .as_deref()
+                .map(|d| Disposition::parse(d).ok_or_else(|| corrupt("disposition")))
+                .transpose()?,
             note: r.note,
             suppressed_until: r.suppressed_until,
             suppress_reason: r.suppress_reason,
@@ -279,14 +283,19 @@ async fn change(backend: &Backend, actor: &Actor, id: i64, change: Change<'_>, a
             if alert.status == AlertStatus::Resolved {
                 return Err(Error::Conflict("the alert is already resolved".into()));
             }
-            sqlx::query("UPDATE alerts SET suppressed_until = $1, suppress_reason = $2, suppressed_by = $3 WHERE id = $4")
-                .bind(until)
-                .bind(reason)
-                .bind(actor.user_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            (EventKind::AlertSuppressed, json!({ "alert_id": id, "kind": alert.kind, "reason": reason, "until": until }))
+            sqlx::query(
+                "UPDATE alerts SET suppressed_until = $1, suppress_reason = $2, suppressed_by = $3 WHERE id = $4",
+            )
+            .bind(until)
+            .bind(reason)
+            .bind(actor.user_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            (
+                EventKind::AlertSuppressed,
+                json!({ "alert_id": id, "kind": alert.kind, "reason": reason, "until": until }),
+            )
         }
     };
     append(&mut tx, &NewEvent::new(kind, &county, actor.label(), data).about(alert.person_id), at).await?;

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
+use super::alerts::end_episode;
 use super::common::{push_scope, remember, replayed, require_writer, resource_id};
 use super::log::append;
 use super::{Backend, Db};
@@ -12,6 +13,7 @@ use crate::auth::{Actor, DeviceActor};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::{Category, NewPerson, Person, PersonFilter, SupervisionState};
 use crate::store::{CaseStore, Enrolled, IdempotencyKey};
+use crate::supervision::AlertKind;
 use crate::{Error, Result};
 
 const PERSON_SELECT: &str = "SELECT p.id, p.name, p.category, p.residence_adcode, p.office_id, p.county, p.city, \
@@ -198,6 +200,8 @@ impl CaseStore for Backend {
         let data = json!({"registered_on": on, "due_on": person.registration_due_on, "days_late": late});
         let event = NewEvent::new(EventKind::PersonRegistered, &person.county, actor.label(), data).about(id);
         append(&mut tx, &event, at).await?;
+        // A late registration ends the missed-registration episode: its length is the sanction's measure.
+        end_episode(&mut tx, id, &person.county, AlertKind::MissedRegistration, at, at).await?;
         let person = scoped_person(&mut tx, actor, id).await?;
         tx.commit().await?;
         Ok(person)

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Transaction};
 
-use super::supervise::supervise;
+use super::supervise::{supervise, tag_events};
 use super::{Backend, Db};
 use crate::checkin::{Batch, Stored};
 use crate::geofence::Placement;
@@ -113,7 +113,8 @@ impl FixStore for Backend {
         for i in order {
             let (stored, new) = store_batch(&mut tx, &batches[i]).await?;
             let state = supervise(&mut tx, &batches[i], &new, policy).await?;
-            results[i] = Stored { state, ..stored };
+            let (events_accepted, events_duplicates) = tag_events(&mut tx, &batches[i], policy).await?;
+            results[i] = Stored { state, events_accepted, events_duplicates, ..stored };
         }
         tx.commit().await?;
         Ok(results)

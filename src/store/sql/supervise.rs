@@ -11,7 +11,7 @@ use sqlx::{FromRow, Transaction};
 use super::alerts::{end_episode, join_evidence, open_alert, NewAlert};
 use super::log::append;
 use super::Db;
-use crate::checkin::{Batch, Fix};
+use crate::checkin::{Batch, Fix, TagEvent};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::SupervisionState;
 use crate::settings::Policy;
@@ -72,7 +72,13 @@ pub(super) async fn supervise(
     let tracking = Tracking {
         state: row.state.as_deref().map(|s| SupervisionState::parse(s).ok_or_else(|| corrupt("state"))).transpose()?,
         last_fix_at: row.last_fix_at,
-        outside: row.outside_run.as_deref().map(serde_json::from_str).transpose().map_err(|_| corrupt("outside run"))?.unwrap_or_default(),
+        outside: row
+            .outside_run
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|_| corrupt("outside run"))?
+            .unwrap_or_default(),
     };
     let mut open = HashMap::new();
     if row.open_episodes {
@@ -86,7 +92,8 @@ pub(super) async fn supervise(
             open.insert(kind, serde_json::from_str::<Evidence>(&evidence).map_err(|_| corrupt("alert evidence"))?);
         }
     }
-    let observations: Vec<Observation> = inserted.iter().map(|&i| observation(&batch.fixes[i], batch.device_id)).collect();
+    let observations: Vec<Observation> =
+        inserted.iter().map(|&i| observation(&batch.fixes[i], batch.device_id)).collect();
     let now = batch.received_at;
     let result = step(&tracking, &open, &observations, policy, now);
     for effect in &result.effects {
@@ -138,7 +145,9 @@ async fn apply(
         }
         Effect::Join { kind, evidence } => join_evidence(tx, person, county, *kind, evidence, now).await?,
         Effect::End { kind, at } => end_episode(tx, person, county, *kind, *at, now).await?,
-        Effect::Past { from, until, evidence } => past_absence(tx, person, county, *from, *until, evidence, now, policy).await?,
+        Effect::Past { from, until, evidence } => {
+            past_absence(tx, person, county, *from, *until, evidence, now, policy).await?
+        }
     }
     Ok(())
 }
@@ -169,13 +178,12 @@ async fn past_absence(
     if covered {
         return Ok(());
     }
-    let back: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT MIN(at) FROM fixes WHERE person_id = $1 AND at > $2 AND placement = 'inside'",
-    )
-    .bind(person)
-    .bind(until)
-    .fetch_one(&mut **tx)
-    .await?;
+    let back: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT MIN(at) FROM fixes WHERE person_id = $1 AND at > $2 AND placement = 'inside'")
+            .bind(person)
+            .bind(until)
+            .fetch_one(&mut **tx)
+            .await?;
     let new = NewAlert {
         person_id: person,
         county,
@@ -213,4 +221,70 @@ async fn answer_requests(
         append(tx, &NewEvent::new(EventKind::CheckinAnswered, county, "system", data).about(person), now).await?;
     }
     Ok(())
+}
+
+/// Stores a tag's events once each and opens or ends the tamper and battery episodes they mark.
+/// Answers how many were new and how many were retries.
+pub(super) async fn tag_events(tx: &mut Transaction<'_, Db>, batch: &Batch, policy: &Policy) -> Result<(usize, usize)> {
+    if batch.events.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut events: Vec<&TagEvent> = batch.events.iter().collect();
+    events.sort_by(|a, b| (a.at, &a.client_id).cmp(&(b.at, &b.client_id)));
+    let (county, ended): (String, bool) =
+        sqlx::query_as("SELECT county, ended_on IS NOT NULL FROM persons WHERE id = $1")
+            .bind(batch.person_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for event in events {
+        let new: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO device_events (person_id, device_id, client_id, at, received_at, kind, battery_pct) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device_id, client_id, at) DO NOTHING RETURNING id",
+        )
+        .bind(batch.person_id)
+        .bind(batch.device_id)
+        .bind(&event.client_id)
+        .bind(event.at)
+        .bind(batch.received_at)
+        .bind(event.kind.as_str())
+        .bind(event.battery_pct.map(i32::from))
+        .fetch_optional(&mut **tx)
+        .await?;
+        if new.is_none() {
+            duplicates += 1;
+            continue;
+        }
+        accepted += 1;
+        if ended {
+            continue;
+        }
+        match event.kind.episode() {
+            (kind, true) => {
+                let evidence = Evidence {
+                    device_id: Some(batch.device_id),
+                    since: Some(event.at),
+                    detail: Some(match event.battery_pct {
+                        Some(pct) => format!("{} ({pct}%)", event.kind),
+                        None => event.kind.to_string(),
+                    }),
+                    ..Evidence::default()
+                };
+                let new = NewAlert {
+                    person_id: batch.person_id,
+                    county: &county,
+                    kind,
+                    opened_at: event.at,
+                    ended_at: None,
+                    retrospective: batch.received_at - event.at
+                        > chrono::Duration::minutes(policy.retrospective_after_minutes.into()),
+                    evidence: &evidence,
+                    actor: "system",
+                };
+                open_alert(tx, &new, batch.received_at, policy).await?;
+            }
+            (kind, false) => end_episode(tx, batch.person_id, &county, kind, event.at, batch.received_at).await?,
+        }
+    }
+    Ok((accepted, duplicates))
 }

@@ -1,0 +1,73 @@
+//! The background scheduler: lost contact, missed check-ins and registrations, acknowledgement
+//! deadlines and the retention purge, on the service's `Clock`. Several instances may share one
+//! PostgreSQL: the holder of the database lease runs the jobs, the others wait for it to lapse.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Days;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::Result;
+
+/// The lease every job runs under.
+const LEASE: &str = "scheduler";
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Report {
+    pub lost_contact: usize,
+    pub missed_checkins: usize,
+    pub missed_registrations: usize,
+    pub missed_acknowledgements: usize,
+    pub purged_fixes: usize,
+}
+
+/// This instance's identity as a lease holder.
+pub fn holder() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    format!("instance-{}", hex::encode(bytes))
+}
+
+/// Runs every job once if this instance holds (or can take) the lease; `None` when another
+/// instance holds it.
+pub async fn run_once(app: &App) -> Result<Option<Report>> {
+    let now = app.clock.now();
+    let ttl = chrono::Duration::seconds(i64::from(app.settings.scheduler_seconds) * 3);
+    if !app.store.take_lease(LEASE, &app.instance, now, ttl).await? {
+        return Ok(None);
+    }
+    let policy = &app.settings.policy;
+    let today = app.today();
+    let retention_start = today.checked_sub_days(Days::new(policy.fix_retention_days.into())).unwrap_or(today);
+    let report = Report {
+        lost_contact: app.store.raise_lost_contact(now, policy).await?,
+        missed_checkins: app.store.raise_missed_checkins(now, policy).await?,
+        missed_registrations: app.store.raise_missed_registrations(today, app.tz, now, policy).await?,
+        missed_acknowledgements: app.store.mark_missed_acknowledgements(now).await?,
+        purged_fixes: app.store.purge_fixes(retention_start, now).await?,
+    };
+    if report != Report::default() {
+        tracing::info!(?report, "scheduled jobs");
+    }
+    Ok(Some(report))
+}
+
+/// Runs the jobs every `scheduler_seconds` until the process ends. A failed run is logged and
+/// retried at the next tick: nothing it half-did was committed.
+pub fn spawn(app: Arc<App>) {
+    let every = Duration::from_secs(app.settings.scheduler_seconds.into());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = run_once(&app).await {
+                tracing::error!(error = %e, "scheduled jobs failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,162 @@
+//! The background jobs on the test clock: lost contact, missed check-ins and registrations,
+//! acknowledgement deadlines, tag events and the end of supervision.
+
+use axum::http::{Method, StatusCode};
+use chrono::Duration;
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::harness::{person_body, TestApp};
+use crate::supervision::{alerts, fix_at, supervised, supervised_device, upload};
+
+backend_tests!(
+    a_silent_phone_is_lost_contact_until_it_reports_again,
+    an_unanswered_checkin_request_is_missed,
+    a_person_who_never_reported_in_is_missed_registration,
+    an_alert_not_acknowledged_in_time_is_an_event,
+    a_tag_reports_tampering,
+    no_alert_after_supervision_ended,
+    one_instance_runs_the_jobs_at_a_time,
+);
+
+const HOME: (f64, f64) = (114.30, 30.62);
+
+/// Moves the test clock on and runs the jobs; answers what they did.
+async fn advance(t: &TestApp, seconds: i64) -> Value {
+    let reply = t.call(Method::POST, "/api/v1/test/clock", None, Some(json!({"advance_seconds": seconds}))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body["jobs"].clone()
+}
+
+async fn a_silent_phone_is_lost_contact_until_it_reports_again(t: &TestApp) {
+    let (_, person, device) = supervised_device(t).await;
+    let token = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
+    upload(t, &token, vec![fix_at("a", t.app.clock.now(), HOME.0, HOME.1, 10.0)]).await;
+    assert_eq!(advance(t, 23 * 3600).await["lost_contact"], 0);
+    assert_eq!(advance(t, 2 * 3600).await["lost_contact"], 1);
+    assert_eq!(advance(t, 600).await["lost_contact"], 0, "one alert per episode");
+    // A day later, everyone signs in again.
+    let officer = t.jiangan_token().await;
+    let token = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
+    let found = alerts(t, &officer, "kind=lost_contact").await;
+    assert_eq!(found.len(), 1);
+    assert!(found[0]["evidence"]["device_id"].is_i64());
+    let shown = t.get(&format!("/api/v1/persons/{person}"), &officer).await;
+    assert_eq!(shown.body["state"], "lost");
+    let back = upload(t, &token, vec![fix_at("b", t.app.clock.now(), HOME.0, HOME.1, 10.0)]).await;
+    assert_eq!(back["state"], "inside");
+    let shown = t.get(&format!("/api/v1/persons/{person}"), &officer).await;
+    let episode = &shown.body["episodes"][0];
+    assert_eq!((episode["kind"].as_str(), episode["days"].as_i64()), (Some("lost_contact"), Some(1)));
+    assert_eq!(episode["points_to"], "admonition");
+    assert!(episode["until"].is_string());
+}
+
+async fn an_unanswered_checkin_request_is_missed(t: &TestApp) {
+    let (officer, person, token) = supervised(t).await;
+    let path = format!("/api/v1/persons/{person}/checkin-requests");
+    let answered = t.post(&path, &officer, json!({})).await;
+    assert_eq!(answered.status, StatusCode::CREATED, "{}", answered.body);
+    let me = t.get("/api/v1/me", &token).await;
+    assert_eq!(me.body["checkin_requests"].as_array().unwrap().len(), 1, "{}", me.body);
+    upload(t, &token, vec![fix_at("answer", t.app.clock.now(), HOME.0, HOME.1, 10.0)]).await;
+    assert!(t.get("/api/v1/me", &token).await.body["checkin_requests"].as_array().unwrap().is_empty());
+
+    let bad = t.post(&path, &officer, json!({"deadline": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "deadline"));
+    t.post(&path, &officer, json!({})).await;
+    assert_eq!(advance(t, 59 * 60).await["missed_checkins"], 0);
+    assert_eq!(advance(t, 2 * 60).await["missed_checkins"], 1);
+    let found = alerts(t, &officer, "kind=missed_checkin").await;
+    assert_eq!(found.len(), 1);
+    let requests = t.get(&path, &officer).await.body["requests"].as_array().unwrap().clone();
+    assert!(requests[0]["missed_at"].is_string() && requests[1]["answered_at"].is_string(), "{requests:?}");
+    assert_eq!(requests[1]["answer_fix"], "answer");
+}
+
+async fn a_person_who_never_reported_in_is_missed_registration(t: &TestApp) {
+    let officer = t.jiangan_officer().await;
+    let mut body = person_body("ja", "420102");
+    body["category"] = json!("temporary_release");
+    let person = t.post("/api/v1/persons", &officer, body).await.body["id"].as_i64().unwrap();
+    let on_time = t.enrol(&officer).await;
+    t.post(&format!("/api/v1/persons/{on_time}/registration"), &officer, json!({"on": "2026-03-05"})).await;
+    assert_eq!(advance(t, 60).await["missed_registrations"], 1);
+    let found = alerts(t, &officer, "kind=missed_registration").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["person_id"], person);
+    assert!(found[0]["evidence"]["detail"].as_str().unwrap().contains("custodian"), "{}", found[0]);
+    assert_eq!(advance(t, 60).await["missed_registrations"], 0);
+    // Reporting in late ends the episode; its length points to a sanction.
+    let today = t.app.today().to_string();
+    let registered = t.post(&format!("/api/v1/persons/{person}/registration"), &officer, json!({"on": today})).await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+    let shown = t.get(&format!("/api/v1/persons/{person}"), &officer).await;
+    let episode = &shown.body["episodes"][0];
+    assert!(episode["until"].is_string(), "{episode}");
+    assert_eq!(episode["points_to"], "return_to_prison_proposal", "months late");
+}
+
+async fn an_alert_not_acknowledged_in_time_is_an_event(t: &TestApp) {
+    let (_, _, token) = supervised(t).await;
+    upload(t, &token, vec![fix_at("far", t.app.clock.now(), 113.92, 30.92, 20.0)]).await;
+    assert_eq!(advance(t, 29 * 60).await["missed_acknowledgements"], 0);
+    assert_eq!(advance(t, 2 * 60).await["missed_acknowledgements"], 1);
+    let alert = &alerts(t, &t.jiangan_token().await, "").await[0];
+    assert!(alert["ack_missed_at"].is_string());
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'alert.%' ORDER BY seq").await;
+    assert_eq!(kinds, ["alert.opened", "alert.ack_deadline_missed"]);
+    assert_eq!(advance(t, 3600).await["missed_acknowledgements"], 0);
+}
+
+async fn a_tag_reports_tampering(t: &TestApp) {
+    let (officer, person, phone) = supervised(t).await;
+    let tag = t.post(&format!("/api/v1/persons/{person}/devices"), &officer, json!({"kind": "tag"})).await.body;
+    let token = t.device_token(&tag).await.body["access_token"].as_str().unwrap().to_owned();
+    let now = t.app.clock.now();
+    let opened = json!({"id": "e1", "at": now.to_rfc3339(), "kind": "strap_opened"});
+    let reply = t.post("/api/v1/checkins", &token, json!({"events": [opened.clone()]})).await;
+    assert_eq!((reply.status, reply.body["events_accepted"].as_u64()), (StatusCode::OK, Some(1)), "{}", reply.body);
+    let again = t.post("/api/v1/checkins", &token, json!({"events": [opened]})).await;
+    assert_eq!((again.body["events_accepted"].as_u64(), again.body["duplicates"].as_u64()), (Some(0), Some(1)));
+    let found = alerts(t, &officer, "kind=device_tamper").await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["evidence"]["device_id"], tag["device_id"]);
+    let closed = json!({"id": "e2", "at": (now + Duration::seconds(1)).to_rfc3339(), "kind": "strap_closed"});
+    t.post("/api/v1/checkins", &token, json!({"events": [closed]})).await;
+    assert!(alerts(t, &officer, "kind=device_tamper").await[0]["episode_ended_at"].is_string());
+    // Phones have no strap.
+    let from_phone = json!({"events": [{"id": "p", "at": now.to_rfc3339(), "kind": "battery_low"}]});
+    let refused = t.post("/api/v1/checkins", &phone, from_phone).await;
+    assert_eq!((refused.status, refused.field()), (StatusCode::UNPROCESSABLE_ENTITY, "events"));
+    let unknown = json!({"events": [{"id": "u", "at": now.to_rfc3339(), "kind": "exploded"}]});
+    assert_eq!(t.post("/api/v1/checkins", &token, unknown).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn no_alert_after_supervision_ended(t: &TestApp) {
+    let (officer, person, token) = supervised(t).await;
+    t.post(&format!("/api/v1/persons/{person}/checkin-requests"), &officer, json!({})).await;
+    let today = t.app.today().to_string();
+    let ending = json!({"on": today, "reason": "completed"});
+    let ended = t.post(&format!("/api/v1/persons/{person}/end"), &officer, ending.clone()).await;
+    assert_eq!((ended.status, ended.body["state"].as_str()), (StatusCode::OK, Some("ended")), "{}", ended.body);
+    assert_eq!(t.post(&format!("/api/v1/persons/{person}/end"), &officer, ending).await.status, StatusCode::OK);
+    let other = json!({"on": today, "reason": "revoked"});
+    assert_eq!(t.post(&format!("/api/v1/persons/{person}/end"), &officer, other).await.status, StatusCode::CONFLICT);
+    let late =
+        t.post("/api/v1/checkins", &token, json!({"fixes": [fix_at("x", t.app.clock.now(), 113.9, 30.9, 9.0)]})).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "the device no longer works");
+    let jobs = advance(t, 3 * 86_400).await;
+    assert_eq!((jobs["lost_contact"].as_u64(), jobs["missed_checkins"].as_u64()), (Some(0), Some(0)));
+    assert!(alerts(t, &t.jiangan_token().await, "").await.is_empty());
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events ORDER BY seq DESC LIMIT 1").await;
+    assert_eq!(kinds, ["person.supervision_ended"]);
+}
+
+async fn one_instance_runs_the_jobs_at_a_time(t: &TestApp) {
+    let (other, _) = t.second_instance().await;
+    assert!(liandong::scheduler::run_once(&t.app).await.unwrap().is_some());
+    assert!(liandong::scheduler::run_once(&other).await.unwrap().is_none(), "the lease is held");
+    assert!(liandong::scheduler::run_once(&t.app).await.unwrap().is_some(), "the holder renews");
+    other.store.close().await;
+}
