@@ -1,5 +1,5 @@
 //! The background scheduler: lost contact, missed check-ins and registrations, acknowledgement
-//! deadlines and the retention purge, on the service's `Clock`. Several instances may share one
+//! deadlines, monitoring-order expiry and the retention purge, on the service's `Clock`. Several instances may share one
 //! PostgreSQL: the holder of the database lease runs the jobs, the others wait for it to lapse.
 
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Report {
     pub missed_checkins: usize,
     pub missed_registrations: usize,
     pub missed_acknowledgements: usize,
+    pub expiring_orders: usize,
+    pub expired_orders: usize,
     pub purged_fixes: usize,
 }
 
@@ -43,7 +45,10 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
     let policy = &app.settings.policy;
     let today = app.today();
     let retention_start = today.checked_sub_days(Days::new(policy.fix_retention_days.into())).unwrap_or(today);
+    let (expiring_orders, expired_orders) = app.store.watch_monitoring_orders(now, policy).await?;
     let report = Report {
+        expiring_orders,
+        expired_orders,
         lost_contact: app.store.raise_lost_contact(now, policy).await?,
         missed_checkins: app.store.raise_missed_checkins(now, policy).await?,
         missed_registrations: app.store.raise_missed_registrations(today, app.tz, now, policy).await?,

@@ -90,7 +90,7 @@ CREATE TABLE monitoring_orders (
     reason         TEXT NOT NULL,
     starts_at      TIMESTAMPTZ NOT NULL,
     ends_at        TIMESTAMPTZ NOT NULL,
-    renewals       INTEGER NOT NULL DEFAULT 0,
+    renewals       BIGINT NOT NULL DEFAULT 0,
     lifted_at      TIMESTAMPTZ,
     lift_reason    TEXT,
     expiry_warned  BOOLEAN NOT NULL DEFAULT FALSE,

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{alerts, auth, casework, checkins, clock, compat, devices, me, ops, persons, track, zones};
+use routes::{alerts, auth, casework, checkins, clock, compat, devices, me, monitoring, ops, persons, track, zones};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,6 +58,9 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(casework::request_checkin, casework::checkin_requests))
         .routes(routes!(casework::record_sanction))
         .routes(routes!(casework::end))
+        .routes(routes!(monitoring::create, monitoring::list))
+        .routes(routes!(monitoring::renew))
+        .routes(routes!(monitoring::lift))
         .routes(routes!(track::read))
         .routes(routes!(devices::enrol, devices::list))
         .routes(routes!(devices::revoke))

@@ -24,7 +24,10 @@ use crate::checkin::{Batch, Stored};
 use crate::oversight::Event;
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::settings::Policy;
-use crate::supervision::{Alert, AlertFilter, CheckinRequest, Disposition, Ending, Sanction, SanctionRequest};
+use crate::supervision::{
+    Alert, AlertFilter, CheckinRequest, Disposition, Ending, Lifting, MonitoringOrder, MonitoringOrderRequest, Renewal,
+    Sanction, SanctionRequest,
+};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -170,6 +173,40 @@ pub trait CaseworkStore {
     async fn end_supervision(&self, actor: &Actor, person_id: i64, ending: &Ending, at: DateTime<Utc>) -> Result<()>;
 }
 
+/// Monitoring orders (电子定位装置), decided by the county head in scope.
+#[async_trait]
+pub trait MonitoringStore {
+    async fn create_order(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        request: &MonitoringOrderRequest,
+        at: DateTime<Utc>,
+    ) -> Result<MonitoringOrder>;
+    async fn orders(&self, actor: &Actor, person_id: i64, now: DateTime<Utc>) -> Result<Vec<MonitoringOrder>>;
+    async fn renew_order(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        id: i64,
+        renewal: &Renewal,
+        at: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<MonitoringOrder>;
+    /// Lifting again with the same reason answers with the order as it is.
+    async fn lift_order(
+        &self,
+        actor: &Actor,
+        person_id: i64,
+        id: i64,
+        lifting: &Lifting,
+        at: DateTime<Utc>,
+    ) -> Result<MonitoringOrder>;
+    /// Raises `monitoring_order_expiring` for orders ending soon and expires those that ended:
+    /// answers (warned, expired).
+    async fn watch_monitoring_orders(&self, now: DateTime<Utc>, policy: &Policy) -> Result<(usize, usize)>;
+}
+
 /// The scheduler's jobs (each safe to run twice, or on two instances at once).
 #[async_trait]
 pub trait JobStore {
@@ -221,6 +258,7 @@ pub trait Store:
     + FixStore
     + AlertStore
     + CaseworkStore
+    + MonitoringStore
     + JobStore
     + TrackStore
     + LogStore

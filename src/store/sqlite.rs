@@ -67,6 +67,8 @@ mod fixes;
 mod jobs;
 #[path = "sql/log.rs"]
 mod log;
+#[path = "sql/monitoring.rs"]
+mod monitoring;
 #[path = "sql/supervise.rs"]
 mod supervise;
 #[path = "sql/track.rs"]

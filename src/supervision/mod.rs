@@ -8,6 +8,7 @@
 
 mod alert;
 mod case;
+mod monitoring;
 mod step;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +17,9 @@ use utoipa::ToSchema;
 
 pub use alert::{ack_deadline, pointed_sanction, Alert, AlertFilter, AlertStatus, Disposition, Episode, SanctionKind};
 pub use case::{CheckinRequest, EndReason, Ending, Sanction, SanctionRequest};
+pub use monitoring::{
+    check_text, latest_end, Ground, Lifting, MonitoringOrder, MonitoringOrderRequest, OrderStatus, Renewal,
+};
 pub use step::{step, Step};
 
 use crate::geofence::{Placement, ZoneHit};

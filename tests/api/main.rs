@@ -10,6 +10,7 @@ mod cli;
 mod compat;
 mod crash;
 mod devices;
+mod monitoring;
 mod oversight;
 mod persons;
 mod scheduler;

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod compat;
 pub mod devices;
 pub mod me;
+pub mod monitoring;
 pub mod ops;
 pub mod persons;
 pub mod track;

@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::{FromRow, QueryBuilder};
 
 use super::alerts::end_episode;
-use super::common::{push_scope, writable_person};
+use super::common::{prefixed, push_scope, writable_person};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceActor};
@@ -17,11 +17,6 @@ use crate::supervision::{AlertKind, CheckinRequest, Ending, Sanction, SanctionKi
 use crate::{Error, Result};
 
 const REQUEST_COLUMNS: &str = "id, person_id, requested_at, deadline, answered_at, answer_fix, missed_at";
-
-/// The request columns of `checkin_requests r` in a join.
-fn request_columns() -> String {
-    REQUEST_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
-}
 
 #[derive(FromRow)]
 struct RequestRow {
@@ -110,7 +105,7 @@ impl CaseworkStore for Backend {
     async fn checkin_requests(&self, actor: &Actor, person_id: i64) -> Result<Vec<CheckinRequest>> {
         let mut q = QueryBuilder::<Db>::new(format!(
             "SELECT {} FROM checkin_requests r JOIN persons p ON p.id = r.person_id WHERE r.person_id = ",
-            request_columns()
+            prefixed(REQUEST_COLUMNS, "r")
         ));
         q.push_bind(person_id);
         push_scope(&mut q, actor)?;

@@ -117,3 +117,8 @@ pub(super) fn resource_id(resource: &str, kind: &str) -> Result<i64> {
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| Error::Conflict("Idempotency-Key: already used for a different kind of request".into()))
 }
+
+/// `a, b` as `x.a, x.b`: a column list for a query that joins.
+pub(super) fn prefixed(columns: &str, alias: &str) -> String {
+    columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
