@@ -10,6 +10,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::geofence::Placement;
+use crate::supervision::{Evidence, EvidenceFix};
 use crate::Result;
 
 /// The lease every job runs under.
@@ -22,6 +24,8 @@ pub struct Report {
     pub missed_checkins: usize,
     pub missed_registrations: usize,
     pub missed_acknowledgements: usize,
+    /// Persons found inside a zone as it came into force.
+    pub zone_entries: usize,
     pub expiring_orders: usize,
     pub expired_orders: usize,
     pub purged_fixes: usize,
@@ -47,6 +51,7 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
     let retention_start = today.checked_sub_days(Days::new(policy.fix_retention_days.into())).unwrap_or(today);
     let (expiring_orders, expired_orders) = app.store.watch_monitoring_orders(now, policy).await?;
     let report = Report {
+        zone_entries: rejudge_zones(app).await?,
         expiring_orders,
         expired_orders,
         lost_contact: app.store.raise_lost_contact(now, policy).await?,
@@ -59,6 +64,44 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
         tracing::info!(?report, "scheduled jobs");
     }
     Ok(Some(report))
+}
+
+/// Judges each zone that came into force against its person's last position: a person who does
+/// not move is inside a zone drawn around them as soon as it applies. Runs right after a zone is
+/// drawn and on each tick (for zones that start later).
+pub async fn rejudge_zones(app: &App) -> Result<usize> {
+    let now = app.clock.now();
+    let recent = chrono::Duration::hours(app.settings.policy.phone_lost_contact_hours.into());
+    let mut raised = 0;
+    for (person, zones) in app.store.zones_coming_into_force(now).await? {
+        app.zones.forget(person);
+        let index = app.zones.get(app.store.as_ref(), person).await?;
+        let position = app.store.last_position(person).await?.filter(|p| now - p.at < recent);
+        let entry = position.and_then(|p| {
+            let hits: Vec<_> = index
+                .check(person, p.lon, p.lat, p.accuracy_m, now)
+                .into_iter()
+                .filter(|h| h.placement == Placement::Inside && zones.contains(&h.zone_id))
+                .collect();
+            let deepest = hits.iter().map(|h| h.distance_m).fold(f64::INFINITY, f64::min);
+            (!hits.is_empty()).then(|| Evidence {
+                fixes: vec![EvidenceFix {
+                    id: p.id,
+                    at: p.at,
+                    place: p.adcode.as_deref().and_then(|a| app.units.name(a)).map(str::to_owned),
+                    adcode: p.adcode,
+                    distance_m: (deepest * 10.0).round() / 10.0,
+                    accuracy_m: p.accuracy_m,
+                }],
+                zones: hits.iter().map(|h| h.zone_id).collect(),
+                detail: Some("inside the zone when it came into force".into()),
+                ..Evidence::default()
+            })
+        });
+        let policy = &app.settings.policy;
+        raised += usize::from(app.store.record_rejudged_zones(person, &zones, entry.as_ref(), now, policy).await?);
+    }
+    Ok(raised)
 }
 
 /// Runs the jobs every `scheduler_seconds` until the process ends. A failed run is logged and

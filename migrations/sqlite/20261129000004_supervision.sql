@@ -9,6 +9,19 @@ ALTER TABLE persons ADD COLUMN ended_reason TEXT;
 -- Lost contact is judged per device: a phone and a tag have different intervals.
 ALTER TABLE devices ADD COLUMN last_fix_at TEXT;
 
+-- A zone is judged against the person's last position once it comes into force (a person who
+-- does not move is inside a zone drawn around them).
+ALTER TABLE zones ADD COLUMN rejudged INTEGER NOT NULL DEFAULT 0;
+
+-- Periods without any fix longer than policy.unreachable_warn_hours (local rules warn on them).
+CREATE TABLE silent_periods (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id   INTEGER NOT NULL REFERENCES persons (id),
+    from_at     TEXT NOT NULL,
+    until_at    TEXT NOT NULL
+);
+CREATE INDEX silent_periods_person ON silent_periods (person_id, id);
+
 -- Fixes kept as evidence of an alert outlive the retention period.
 ALTER TABLE fixes ADD COLUMN evidence INTEGER NOT NULL DEFAULT 0;
 

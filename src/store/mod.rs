@@ -25,8 +25,8 @@ use crate::oversight::Event;
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::settings::Policy;
 use crate::supervision::{
-    Alert, AlertFilter, CheckinRequest, Disposition, Ending, Lifting, MonitoringOrder, MonitoringOrderRequest, Renewal,
-    Sanction, SanctionRequest,
+    Alert, AlertFilter, CheckinRequest, Disposition, Ending, Evidence, Lifting, MonitoringOrder,
+    MonitoringOrderRequest, Renewal, Sanction, SanctionRequest, SilentPeriod,
 };
 use crate::Result;
 
@@ -168,6 +168,8 @@ pub trait CaseworkStore {
         at: DateTime<Utc>,
     ) -> Result<Sanction>;
     async fn sanctions(&self, actor: &Actor, person_id: i64) -> Result<Vec<Sanction>>;
+    /// The person's periods without any fix, newest first (at most 100).
+    async fn silent_periods(&self, actor: &Actor, person_id: i64) -> Result<Vec<SilentPeriod>>;
     /// Ends supervision: state `ended`, devices revoked, running episodes ended, no more alerts.
     /// Ending again the same way is harmless.
     async fn end_supervision(&self, actor: &Actor, person_id: i64, ending: &Ending, at: DateTime<Utc>) -> Result<()>;
@@ -227,6 +229,19 @@ pub trait JobStore {
     ) -> Result<usize>;
     /// Marks open alerts past their acknowledgement deadline, each an event.
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize>;
+    /// Zones not yet judged against their person's last position and now in force, by person.
+    async fn zones_coming_into_force(&self, now: DateTime<Utc>) -> Result<Vec<(i64, Vec<i64>)>>;
+    /// The person's newest fix, in WGS-84 (for the engine only, never for an answer).
+    async fn last_position(&self, person_id: i64) -> Result<Option<LastPosition>>;
+    /// Marks `zones` as judged and, with `entry`, raises `exclusion_zone_entry` unless one runs.
+    async fn record_rejudged_zones(
+        &self,
+        person_id: i64,
+        zones: &[i64],
+        entry: Option<&Evidence>,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<bool>;
     /// Deletes the fixes of persons whose supervision ended before `ended_before`, except alert
     /// evidence.
     async fn purge_fixes(&self, ended_before: NaiveDate, now: DateTime<Utc>) -> Result<usize>;

@@ -131,3 +131,15 @@ pub struct TrackFix {
     #[schema(value_type = Object)]
     pub sent: serde_json::Value,
 }
+
+/// A person's newest position, for re-judging it when a rule changes.
+#[derive(Debug, Clone)]
+pub struct LastPosition {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// WGS-84.
+    pub lon: f64,
+    pub lat: f64,
+    pub accuracy_m: f64,
+    pub adcode: Option<String>,
+}

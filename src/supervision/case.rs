@@ -64,3 +64,11 @@ pub struct Ending {
     pub reason: EndReason,
     pub note: Option<String>,
 }
+
+/// A period without any fix longer than `policy.unreachable_warn_hours`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SilentPeriod {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub hours: f64,
+}

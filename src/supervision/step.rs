@@ -19,6 +19,8 @@ use crate::settings::Policy;
 pub struct Step {
     pub tracking: Tracking,
     pub effects: Vec<Effect>,
+    /// Gaps between fixes longer than `policy.unreachable_warn_hours`: (last fix, next fix).
+    pub silences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Judges `observations` (any order) for a person whose judgement stands at `tracking` and whose
@@ -36,11 +38,16 @@ pub fn step(
     let (late, live): (Vec<&Observation>, Vec<&Observation>) =
         sorted.into_iter().partition(|o| newest.is_some_and(|n| o.at <= n));
     let mut m = Machine { tracking: tracking.clone(), open: open.clone(), effects: Vec::new(), policy, now };
+    let mut silences = Vec::new();
+    let silent = Duration::hours(policy.unreachable_warn_hours.into());
     for o in live {
+        if let Some(before) = m.tracking.last_fix_at.filter(|&b| o.at - b > silent) {
+            silences.push((before, o.at));
+        }
         m.live(o);
     }
     m.late(&late);
-    Step { tracking: m.tracking, effects: m.effects }
+    Step { tracking: m.tracking, effects: m.effects, silences }
 }
 
 struct Machine<'a> {

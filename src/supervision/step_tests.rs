@@ -170,3 +170,11 @@ fn lost_contact_ends_when_the_silent_device_reports() {
     tag.device_id = 2;
     assert_eq!(kinds(&run(&Tracking::default(), &open, &[tag]).effects), ["end", "end"]);
 }
+
+#[test]
+fn long_gaps_between_fixes_are_kept_as_silent_periods() {
+    let s = run(&Tracking::default(), &HashMap::new(), &[inside(-300), inside(-280), inside(-60), inside(0)]);
+    assert_eq!(s.silences, [(t(-280), t(-60))], "more than three hours without a fix");
+    let before = Tracking { last_fix_at: Some(t(-400)), ..Tracking::default() };
+    assert_eq!(run(&before, &HashMap::new(), &[inside(0)]).silences, [(t(-400), t(0))]);
+}

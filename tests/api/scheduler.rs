@@ -50,6 +50,8 @@ async fn a_silent_phone_is_lost_contact_until_it_reports_again(t: &TestApp) {
     assert_eq!((episode["kind"].as_str(), episode["days"].as_i64()), (Some("lost_contact"), Some(1)));
     assert_eq!(episode["points_to"], "admonition");
     assert!(episode["until"].is_string());
+    let silent = &shown.body["silent_periods"][0];
+    assert!(silent["hours"].as_f64().unwrap() > 25.0, "{}", shown.body);
 }
 
 async fn an_unanswered_checkin_request_is_missed(t: &TestApp) {

@@ -15,6 +15,7 @@ backend_tests!(
     a_late_backlog_proving_yesterdays_absence_raises_one_retrospective_alert,
     entering_an_exclusion_zone_raises_an_alert,
     officers_acknowledge_resolve_and_suppress_alerts,
+    a_zone_drawn_around_a_person_who_does_not_move_is_an_entry,
 );
 
 /// A Jiang'an probation person, registered, with a phone: (officer token, person id, device token).
@@ -249,4 +250,25 @@ async fn officers_acknowledge_resolve_and_suppress_alerts(t: &TestApp) {
     // Still away: the resolved alert stays closed for the rest of its episode.
     upload(t, &token, vec![fix_at("far2", t.app.clock.now(), XIAONAN.0 + 0.02, XIAONAN.1, 20.0)]).await;
     assert_eq!(alerts(t, &officer, "").await.len(), 1);
+}
+
+async fn a_zone_drawn_around_a_person_who_does_not_move_is_an_entry(t: &TestApp) {
+    let (officer, person, token) = supervised(t).await;
+    upload(t, &token, vec![fix_at("still", minutes_ago(t, 5), JIANGAN.0, JIANGAN.1, 15.0)]).await;
+    let zone = |from: Option<DateTime<Utc>>| {
+        json!({
+            "name": "某小学周边", "basis": "禁止令第二项", "crs": "wgs84", "radius_m": 200.0,
+            "geometry": {"type": "Point", "coordinates": [JIANGAN.0, JIANGAN.1]}, "valid_from": from,
+        })
+    };
+    // One that starts tomorrow changes nothing today.
+    let tomorrow = t.app.clock.now() + Duration::days(1);
+    t.post(&format!("/api/v1/persons/{person}/zones"), &officer, zone(Some(tomorrow))).await;
+    assert!(alerts(t, &officer, "").await.is_empty());
+    let created = t.post(&format!("/api/v1/persons/{person}/zones"), &officer, zone(None)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let found = alerts(t, &officer, "kind=exclusion_zone_entry").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["evidence"]["zones"], json!([created.body["id"]]));
+    assert_eq!(found[0]["evidence"]["fixes"][0]["id"], "still");
 }

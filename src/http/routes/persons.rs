@@ -13,7 +13,7 @@ use crate::http::extract::{AppJson, AppPath, AppQuery, IdempotencyHeader, Staff}
 use crate::http::problem::Problem;
 use crate::register::{Enrolment, Person, PersonFilter, Registration, RegistrationDue, SupervisionState};
 use crate::store::Device;
-use crate::supervision::{Alert, AlertFilter, AlertKind, AlertStatus, Episode, Sanction};
+use crate::supervision::{Alert, AlertFilter, AlertKind, AlertStatus, Episode, Sanction, SilentPeriod};
 use crate::Error;
 
 /// A person as the console shows them.
@@ -116,6 +116,8 @@ pub struct PersonDetail {
     pub episodes: Vec<Episode>,
     /// Sanctions officers recorded.
     pub sanctions: Vec<Sanction>,
+    /// Periods without any fix longer than `policy.unreachable_warn_hours`, newest first.
+    pub silent_periods: Vec<SilentPeriod>,
 }
 
 /// One person in the caller's scope. A person elsewhere is "not found", exactly like one who
@@ -143,7 +145,9 @@ pub async fn read(
     let alerts =
         all.into_iter().filter(|a| a.status != AlertStatus::Resolved || a.episode_ended_at.is_none()).collect();
     let sanctions = app.store.sanctions(&actor, id).await?;
-    Ok(Json(PersonDetail { view: PersonView::new(&app, person), devices, alerts, episodes, sanctions }))
+    let silent_periods = app.store.silent_periods(&actor, id).await?;
+    let view = PersonView::new(&app, person);
+    Ok(Json(PersonDetail { view, devices, alerts, episodes, sanctions, silent_periods }))
 }
 
 /// Records that the person reported in (报到). Recording the same day again is harmless.

@@ -37,6 +37,8 @@ pub async fn create(
     body.validate()?;
     let created = app.store.create_zone(&actor, person_id, &body, idem.as_ref(), app.clock.now()).await?;
     app.zones.forget(person_id);
+    // A person standing inside the new zone is an entry now, not at their next move.
+    crate::scheduler::rejudge_zones(&app).await?;
     let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(created.value)))
 }

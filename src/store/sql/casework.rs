@@ -13,7 +13,7 @@ use super::{Backend, Db};
 use crate::auth::{Actor, DeviceActor};
 use crate::oversight::{EventKind, NewEvent};
 use crate::store::CaseworkStore;
-use crate::supervision::{AlertKind, CheckinRequest, Ending, Sanction, SanctionKind, SanctionRequest};
+use crate::supervision::{AlertKind, CheckinRequest, Ending, Sanction, SanctionKind, SanctionRequest, SilentPeriod};
 use crate::{Error, Result};
 
 const REQUEST_COLUMNS: &str = "id, person_id, requested_at, deadline, answered_at, answer_fix, missed_at";
@@ -176,6 +176,20 @@ impl CaseworkStore for Backend {
         q.push(" ORDER BY s.id");
         let rows: Vec<SanctionRow> = q.build_query_as().fetch_all(&self.read).await?;
         rows.into_iter().map(Sanction::try_from).collect()
+    }
+
+    async fn silent_periods(&self, actor: &Actor, person_id: i64) -> Result<Vec<SilentPeriod>> {
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT s.from_at, s.until_at FROM silent_periods s JOIN persons p ON p.id = s.person_id WHERE s.person_id = ",
+        );
+        q.push_bind(person_id);
+        push_scope(&mut q, actor)?;
+        q.push(" ORDER BY s.id DESC LIMIT 100");
+        let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = q.build_query_as().fetch_all(&self.read).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(from, until)| SilentPeriod { from, until, hours: (until - from).num_minutes() as f64 / 60.0 })
+            .collect())
     }
 
     async fn end_supervision(&self, actor: &Actor, person_id: i64, ending: &Ending, at: DateTime<Utc>) -> Result<()> {

@@ -99,6 +99,14 @@ pub(super) async fn supervise(
     for effect in &result.effects {
         apply(tx, person, &row.county, effect, now, policy).await?;
     }
+    for (from, until) in &result.silences {
+        sqlx::query("INSERT INTO silent_periods (person_id, from_at, until_at) VALUES ($1, $2, $3)")
+            .bind(person)
+            .bind(from)
+            .bind(until)
+            .execute(&mut **tx)
+            .await?;
+    }
     if result.tracking != tracking {
         let run = serde_json::to_string(&result.tracking.outside).map_err(|e| anyhow::anyhow!("outside run: {e}"))?;
         sqlx::query("UPDATE persons SET state = $1, last_fix_at = $2, outside_run = $3 WHERE id = $4")
