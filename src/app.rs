@@ -7,13 +7,15 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::auth::{Auth, SigningKeys};
+use crate::auth::{Auth, DeviceActor, SigningKeys, StatusCache};
 use crate::checkin::{Ingest, ZoneCache};
 use crate::clock::{Clock, SystemClock, TestClock};
 use crate::geofence::Geofences;
 use crate::settings::{ClockMode, Settings};
 use crate::store::{self, Store};
+use crate::register::Person;
 use crate::units::Units;
+use crate::{Error, Result};
 
 pub struct App {
     pub settings: Settings,
@@ -33,6 +35,8 @@ pub struct App {
     pub zones: ZoneCache,
     /// This instance's name as a holder of the scheduler's lease.
     pub instance: String,
+    /// The person each device reports for, so that an upload costs no read of the register.
+    device_persons: StatusCache<i64, Arc<Person>>,
 }
 
 impl App {
@@ -67,7 +71,8 @@ impl App {
         let ingest = Ingest::start(store.clone(), settings.policy.clone(), settings.ingest_queue);
         let metrics = prometheus();
         // A zone drawn on another instance applies here as soon as a revocation would.
-        let zones = ZoneCache::new(std::time::Duration::from_secs(settings.auth.status_cache_seconds.into()));
+        let cache_ttl = std::time::Duration::from_secs(settings.auth.status_cache_seconds.into());
+        let zones = ZoneCache::new(cache_ttl);
         Ok(Arc::new(App {
             settings,
             store,
@@ -81,7 +86,26 @@ impl App {
             ingest,
             zones,
             instance: crate::scheduler::holder(),
+            device_persons: StatusCache::new(cache_ttl),
         }))
+    }
+
+    /// The person a device reports for: from the cache (as fresh as the device's own status), or
+    /// the register. A revoked device has none.
+    pub async fn device_person(&self, device: &DeviceActor) -> Result<Arc<Person>> {
+        if let Some(person) = self.device_persons.get(&device.device_id) {
+            return Ok(person);
+        }
+        let person = self.store.device_person(device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
+        let person = Arc::new(person);
+        self.device_persons.put(device.device_id, person.clone());
+        Ok(person)
+    }
+
+    /// Makes a device's revocation effective on this instance at once.
+    pub fn forget_device(&self, device_id: i64) {
+        self.auth.forget_device(device_id);
+        self.device_persons.forget(&device_id);
     }
 
     /// Today in the configured time zone: the day that date rules count in.

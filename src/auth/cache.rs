@@ -23,6 +23,15 @@ impl<K: Eq + Hash + Clone, V: Clone> StatusCache<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
+        self.get_by(key)
+    }
+
+    /// Looks up by a borrowed form of the key (`&str` for `String` keys).
+    pub fn get_by<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
     }

@@ -32,7 +32,7 @@ pub struct StaffClaims {
     pub epoch: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceClaims {
     pub iss: String,
     pub aud: String,
@@ -69,6 +69,13 @@ pub(super) fn verify<C: DeserializeOwned + Timed>(
     let data = jsonwebtoken::decode::<C>(token, &keys.decoding, &validation)
         .map_err(|_| Error::Unauthorized("the token is invalid, or not meant for this service"))?;
     let claims = data.claims;
+    check_times(&claims, now)?;
+    Ok(claims)
+}
+
+/// `exp` and `iat` against the service clock: checked on every use, also of a token whose
+/// signature was verified before.
+pub(super) fn check_times<C: Timed>(claims: &C, now: DateTime<Utc>) -> Result<()> {
     let now = now.timestamp();
     if claims.exp() + LEEWAY_SECS <= now {
         return Err(Error::Unauthorized("the token has expired"));
@@ -76,7 +83,7 @@ pub(super) fn verify<C: DeserializeOwned + Timed>(
     if claims.iat() > now + LEEWAY_SECS {
         return Err(Error::Unauthorized("the token is invalid, or not meant for this service"));
     }
-    Ok(claims)
+    Ok(())
 }
 
 pub(super) trait Timed {

@@ -34,6 +34,8 @@ pub struct Geofences {
     grid: grid::Grid,
     units: Arc<Units>,
     areas: Mutex<HashMap<Vec<CountyId>, Arc<Area>>>,
+    /// Allowed areas by residence: every upload asks, and the answer never changes.
+    residences: Mutex<HashMap<String, Arc<Area>>>,
 }
 
 impl Geofences {
@@ -57,7 +59,8 @@ impl Geofences {
         for (i, c) in counties.iter().enumerate() {
             by_adcode.entry(c.adcode.clone()).or_insert(i as CountyId);
         }
-        Geofences { counties, by_adcode, grid, units, areas: Mutex::new(HashMap::new()) }
+        let (areas, residences) = (Mutex::new(HashMap::new()), Mutex::new(HashMap::new()));
+        Geofences { counties, by_adcode, grid, units, areas, residences }
     }
 
     /// The administrative-unit table the engine was built with.
@@ -116,6 +119,16 @@ impl Geofences {
     /// The area a resident of `residence` may move in without approval (domain.md §3): a
     /// district's whole city (its districts, not its counties); any other unit itself.
     pub fn allowed_area(&self, residence: &str) -> Result<Arc<Area>> {
+        if let Some(area) = self.residences.lock().unwrap_or_else(|p| p.into_inner()).get(residence) {
+            return Ok(area.clone());
+        }
+        let area = self.build_allowed_area(residence)?;
+        // At most one entry per county-level unit: no bound needed.
+        self.residences.lock().unwrap_or_else(|p| p.into_inner()).insert(residence.to_owned(), area.clone());
+        Ok(area)
+    }
+
+    fn build_allowed_area(&self, residence: &str) -> Result<Arc<Area>> {
         let unit = self
             .units
             .get(residence, Level::County)

@@ -117,7 +117,11 @@ pub async fn end(
     if body.on > app.today() {
         return Err(Error::invalid("on", "must not be in the future").into());
     }
+    let devices = app.store.devices(&actor, person_id).await?;
     app.store.end_supervision(&actor, person_id, &body, app.clock.now()).await?;
+    for device in devices {
+        app.forget_device(device.id);
+    }
     let person = app.store.person(&actor, person_id).await?.ok_or(Error::NotFound("person"))?;
     Ok(Json(PersonView::new(&app, person)))
 }

@@ -88,7 +88,7 @@ pub async fn ingest(
     if !event_values.is_empty() && device.kind != DeviceKind::Tag {
         return Err(Error::invalid("events", "only electronic location devices (tags) send device events").into());
     }
-    let person = app.store.device_person(&device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
+    let person = app.device_person(&device).await?;
     let area = app.geofences.allowed_area(&person.residence_adcode)?;
     let zones = app.zones.get(app.store.as_ref(), person.id).await?;
     let rules = Rules {

@@ -96,6 +96,6 @@ pub async fn revoke(
     AppPath((person_id, device_id)): AppPath<(i64, i64)>,
 ) -> Result<Json<Device>, Problem> {
     let device = app.store.revoke_device(&actor, person_id, device_id, app.clock.now()).await?;
-    app.auth.forget_device(device_id);
+    app.forget_device(device_id);
     Ok(Json(device))
 }
