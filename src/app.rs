@@ -11,9 +11,9 @@ use crate::auth::{Auth, DeviceActor, SigningKeys, StatusCache};
 use crate::checkin::{Ingest, ZoneCache};
 use crate::clock::{Clock, SystemClock, TestClock};
 use crate::geofence::Geofences;
+use crate::register::Person;
 use crate::settings::{ClockMode, Settings};
 use crate::store::{self, Store};
-use crate::register::Person;
 use crate::units::Units;
 use crate::{Error, Result};
 
@@ -96,7 +96,8 @@ impl App {
         if let Some(person) = self.device_persons.get(&device.device_id) {
             return Ok(person);
         }
-        let person = self.store.device_person(device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
+        let person =
+            self.store.device_person(device).await?.ok_or(Error::Unauthorized("the device has been revoked"))?;
         let person = Arc::new(person);
         self.device_persons.put(device.device_id, person.clone());
         Ok(person)

@@ -10,6 +10,9 @@ use crate::Result;
 
 pub type Db = sqlx::Postgres;
 
+/// Row locks on the persons (`p`) a group of check-ins updates, taken in the read's order.
+const FOR_UPDATE: &str = " FOR UPDATE OF p";
+
 pub struct Backend {
     read: Pool<Db>,
     write: Pool<Db>,

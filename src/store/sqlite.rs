@@ -11,6 +11,9 @@ use crate::Result;
 
 pub type Db = sqlx::Sqlite;
 
+/// Row locks for a read that precedes a write: none needed, the writer holds the database lock.
+const FOR_UPDATE: &str = "";
+
 pub struct Backend {
     read: Pool<Db>,
     write: Pool<Db>,

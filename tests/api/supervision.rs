@@ -16,6 +16,7 @@ backend_tests!(
     entering_an_exclusion_zone_raises_an_alert,
     officers_acknowledge_resolve_and_suppress_alerts,
     a_zone_drawn_around_a_person_who_does_not_move_is_an_entry,
+    concurrent_uploads_of_many_persons_are_judged_person_by_person,
 );
 
 /// A Jiang'an probation person, registered, with a phone: (officer token, person id, device token).
@@ -271,4 +272,64 @@ async fn a_zone_drawn_around_a_person_who_does_not_move_is_an_entry(t: &TestApp)
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["evidence"]["zones"], json!([created.body["id"]]));
     assert_eq!(found[0]["evidence"]["fixes"][0]["id"], "still");
+}
+
+async fn concurrent_uploads_of_many_persons_are_judged_person_by_person(t: &TestApp) {
+    let officer = t.jiangan_officer().await;
+    let mut phones = Vec::new();
+    for _ in 0..12 {
+        let person = t.enrol(&officer).await;
+        let device = t.phone(&officer, person).await;
+        phones.push((person, t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned()));
+    }
+    // Every other person is away; each upload is sent twice at once (a client's eager retry).
+    let uploads = phones.iter().enumerate().flat_map(|(i, (_, token))| {
+        let (lon, lat) = if i % 2 == 0 { XIAONAN } else { JIANGAN };
+        let fixes =
+            vec![fix_at("a", minutes_ago(t, 20), lon, lat, 20.0), fix_at("b", minutes_ago(t, 5), lon, lat, 20.0)];
+        let body = json!({ "fixes": fixes });
+        [(token.clone(), body.clone()), (token.clone(), body)]
+    });
+    let replies = send_all(t, uploads.collect()).await;
+    for pair in replies.chunks(2) {
+        let accepted: u64 = pair.iter().map(|r| r["accepted"].as_u64().unwrap()).sum();
+        let duplicates: u64 = pair.iter().map(|r| r["duplicates"].as_u64().unwrap()).sum();
+        assert_eq!((accepted, duplicates), (2, 2), "{pair:?}");
+    }
+    for (i, (person, _)) in phones.iter().enumerate() {
+        let shown = t.get(&format!("/api/v1/persons/{person}"), &officer).await;
+        let expected = if i % 2 == 0 { "absent" } else { "inside" };
+        assert_eq!(shown.body["state"], expected, "person {i}");
+        let found = alerts(t, &officer, &format!("person_id={person}&kind=unapproved_absence")).await;
+        assert_eq!(found.len(), usize::from(i % 2 == 0), "person {i}");
+    }
+    assert_eq!(t.count("fixes").await, 24);
+}
+
+/// Sends all uploads at once, so that the writer stores them in shared transactions.
+async fn send_all(t: &TestApp, uploads: Vec<(String, Value)>) -> Vec<Value> {
+    let tasks: Vec<_> = uploads
+        .into_iter()
+        .map(|(token, body)| {
+            let router = t.router();
+            tokio::spawn(async move {
+                let reply = crate::harness::call(
+                    &router,
+                    axum::http::Method::POST,
+                    "/api/v1/checkins",
+                    Some(&token),
+                    Some(body),
+                    &[],
+                )
+                .await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                reply.body
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
 }

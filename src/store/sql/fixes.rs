@@ -1,8 +1,9 @@
-//! Fixes: many uploads in one transaction, multi-row inserts, duplicates recognised by the
-//! unique (person, client fix id, position time); the new ones go through the supervision loop
-//! in the same transaction.
+//! Fixes: a whole group of uploads in one transaction, with statements that cover the group
+//! (multi-row inserts, one lookup per concern) because each statement round trip costs more than
+//! the rows it carries. Duplicates are recognised by the unique (person, client fix id, position
+//! time); the new fixes go through the supervision loop in the same transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use sqlx::{QueryBuilder, Transaction};
 
 use super::supervise::{supervise, tag_events};
 use super::{Backend, Db};
-use crate::checkin::{Batch, Stored};
+use crate::checkin::{Batch, Fix, Stored};
 use crate::geofence::Placement;
 use crate::settings::Policy;
 use crate::store::FixStore;
@@ -18,6 +19,8 @@ use crate::Result;
 
 /// Rows per INSERT: 15 parameters each stays far below SQLite's limit of 32,766.
 const ROWS: usize = 500;
+
+type Key = (i64, String, DateTime<Utc>);
 
 fn placement(p: Placement) -> &'static str {
     match p {
@@ -27,27 +30,26 @@ fn placement(p: Placement) -> &'static str {
     }
 }
 
-/// Stores one upload; answers what it did and which fixes (by position) were new.
-async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<(Stored, Vec<usize>)> {
+/// Inserts every fix of the group that is new; answers the keys inserted.
+async fn insert_all(tx: &mut Transaction<'_, Db>, batches: &[Batch]) -> Result<HashSet<Key>> {
     // Rows go in key order, so that concurrent writers (several instances on PostgreSQL) take
-    // row locks in the same order and cannot deadlock on each other.
-    let mut order: Vec<usize> = (0..batch.fixes.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (fa, fb) = (&batch.fixes[a], &batch.fixes[b]);
-        (fa.client_id.as_str(), fa.at).cmp(&(fb.client_id.as_str(), fb.at))
+    // index locks in the same order and cannot deadlock on each other.
+    let mut rows: Vec<(&Batch, &Fix)> = batches.iter().flat_map(|b| b.fixes.iter().map(move |f| (b, f))).collect();
+    rows.sort_by(|(ba, fa), (bb, fb)| {
+        (ba.person_id, fa.client_id.as_str(), fa.at).cmp(&(bb.person_id, fb.client_id.as_str(), fb.at))
     });
-    let mut inserted: HashSet<(String, DateTime<Utc>)> = HashSet::new();
-    for chunk in order.chunks(ROWS) {
+    let mut inserted = HashSet::new();
+    for chunk in rows.chunks(ROWS) {
         let mut q = QueryBuilder::<Db>::new(
             "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, wgs_lat, \
              accuracy_m, adcode, placement, edge_distance_m) ",
         );
-        q.push_values(chunk.iter().map(|&i| &batch.fixes[i]), |mut row, f| {
-            row.push_bind(batch.person_id)
-                .push_bind(batch.device_id)
+        q.push_values(chunk, |mut row, (b, f)| {
+            row.push_bind(b.person_id)
+                .push_bind(b.device_id)
                 .push_bind(f.client_id.clone())
                 .push_bind(f.at)
-                .push_bind(batch.received_at)
+                .push_bind(b.received_at)
                 .push_bind(f.lon)
                 .push_bind(f.lat)
                 .push_bind(f.crs.as_str())
@@ -58,63 +60,82 @@ async fn store_batch(tx: &mut Transaction<'_, Db>, batch: &Batch) -> Result<(Sto
                 .push_bind(placement(f.placement))
                 .push_bind(f.edge_distance_m);
         });
-        q.push(" ON CONFLICT (person_id, client_id, at) DO NOTHING RETURNING client_id, at");
-        let rows: Vec<(String, DateTime<Utc>)> = q.build_query_as().fetch_all(&mut **tx).await?;
-        inserted.extend(rows);
+        q.push(" ON CONFLICT (person_id, client_id, at) DO NOTHING RETURNING person_id, client_id, at");
+        let keys: Vec<Key> = q.build_query_as().fetch_all(&mut **tx).await?;
+        inserted.extend(keys);
     }
-    // The first occurrence that the insert returned is the accepted one; anything else with the
-    // same key is compared with what is stored, looked up in one query per chunk.
-    let mut seen: HashSet<(&str, DateTime<Utc>)> = HashSet::new();
-    let mut others = Vec::new();
-    let mut stored = Stored::default();
-    let mut new = Vec::new();
-    for (i, f) in batch.fixes.iter().enumerate() {
-        if seen.insert((f.client_id.as_str(), f.at)) && inserted.contains(&(f.client_id.clone(), f.at)) {
-            stored.accepted += 1;
-            new.push(i);
-        } else {
-            others.push(i);
-        }
+    Ok(inserted)
+}
+
+/// Sorts the fixes that were not inserted into retries (same content as stored) and conflicts
+/// (same id and time, another position), one query per person.
+async fn classify_others(
+    tx: &mut Transaction<'_, Db>,
+    batches: &[Batch],
+    others: &[(usize, usize)],
+    results: &mut [Stored],
+) -> Result<()> {
+    let mut by_person: HashMap<i64, Vec<(usize, usize)>> = HashMap::new();
+    for &(b, f) in others {
+        by_person.entry(batches[b].person_id).or_default().push((b, f));
     }
-    for chunk in others.chunks(ROWS) {
-        let mut q =
-            QueryBuilder::<Db>::new("SELECT client_id, at, lon, lat, crs, accuracy_m FROM fixes WHERE person_id = ");
-        q.push_bind(batch.person_id).push(" AND client_id IN (");
-        let mut ids = q.separated(", ");
-        for &i in chunk {
-            ids.push_bind(batch.fixes[i].client_id.clone());
-        }
-        q.push(")");
-        let rows: Vec<(String, DateTime<Utc>, f64, f64, String, f64)> = q.build_query_as().fetch_all(&mut **tx).await?;
-        for &i in chunk {
-            let f = &batch.fixes[i];
-            let same = rows
-                .iter()
-                .find(|r| r.0 == f.client_id && r.1 == f.at)
-                .is_some_and(|r| f.same_content(r.2, r.3, &r.4, r.5));
-            if same {
-                stored.duplicates += 1;
-            } else {
-                stored.conflicts.push(i);
+    for (person, fixes) in by_person {
+        for chunk in fixes.chunks(ROWS) {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT client_id, at, lon, lat, crs, accuracy_m FROM fixes WHERE person_id = ",
+            );
+            q.push_bind(person).push(" AND client_id IN (");
+            let mut ids = q.separated(", ");
+            for &(b, f) in chunk {
+                ids.push_bind(batches[b].fixes[f].client_id.clone());
+            }
+            q.push(")");
+            let rows: Vec<(String, DateTime<Utc>, f64, f64, String, f64)> =
+                q.build_query_as().fetch_all(&mut **tx).await?;
+            for &(b, f) in chunk {
+                let fix = &batches[b].fixes[f];
+                let same = rows
+                    .iter()
+                    .find(|r| r.0 == fix.client_id && r.1 == fix.at)
+                    .is_some_and(|r| fix.same_content(r.2, r.3, &r.4, r.5));
+                if same {
+                    results[b].duplicates += 1;
+                } else {
+                    results[b].conflicts.push(f);
+                }
             }
         }
     }
-    Ok((stored, new))
+    Ok(())
 }
 
 #[async_trait]
 impl FixStore for Backend {
     async fn store_fixes(&self, batches: &[Batch], policy: &Policy) -> Result<Vec<Stored>> {
         let mut tx = self.begin_write().await?;
-        // Persons in ascending order, for the same lock order as within a batch.
-        let mut order: Vec<usize> = (0..batches.len()).collect();
-        order.sort_by_key(|&i| batches[i].person_id);
+        let inserted = insert_all(&mut tx, batches).await?;
+        // The first occurrence of a key that the insert returned is the accepted one; any other
+        // occurrence (a retry, possibly within the same group) is compared with what is stored.
         let mut results = vec![Stored::default(); batches.len()];
-        for i in order {
-            let (stored, new) = store_batch(&mut tx, &batches[i]).await?;
-            let state = supervise(&mut tx, &batches[i], &new, policy).await?;
-            let (events_accepted, events_duplicates) = tag_events(&mut tx, &batches[i], policy).await?;
-            results[i] = Stored { state, events_accepted, events_duplicates, ..stored };
+        let mut accepted: Vec<Vec<usize>> = vec![Vec::new(); batches.len()];
+        let mut claimed: HashSet<Key> = HashSet::new();
+        let mut others = Vec::new();
+        for (b, batch) in batches.iter().enumerate() {
+            for (f, fix) in batch.fixes.iter().enumerate() {
+                let key = (batch.person_id, fix.client_id.clone(), fix.at);
+                if inserted.contains(&key) && claimed.insert(key) {
+                    results[b].accepted += 1;
+                    accepted[b].push(f);
+                } else {
+                    others.push((b, f));
+                }
+            }
+        }
+        classify_others(&mut tx, batches, &others, &mut results).await?;
+        let states = supervise(&mut tx, batches, &accepted, policy).await?;
+        for (b, batch) in batches.iter().enumerate() {
+            results[b].state = states.get(&batch.person_id).copied().flatten();
+            (results[b].events_accepted, results[b].events_duplicates) = tag_events(&mut tx, batch, policy).await?;
         }
         tx.commit().await?;
         Ok(results)

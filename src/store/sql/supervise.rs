@@ -1,16 +1,20 @@
-//! The supervision loop inside the check-in writer's transaction: a person's newly stored fixes
-//! go through `supervision::step`, and its state, alerts, answered check-in requests and events
-//! commit with the fixes or not at all.
+//! The supervision loop inside the check-in writer's transaction: each person's newly stored
+//! fixes go through `supervision::step`, and their state, alerts, answered check-in requests and
+//! events commit with the fixes or not at all. What every upload touches (tracking rows, device
+//! times) is read and written with one statement per group; alerts are rare and go one by one.
 
-use std::collections::HashMap;
+/// Rows per multi-row statement.
+const ROWS: usize = 500;
+
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
-use sqlx::{FromRow, Transaction};
+use sqlx::{FromRow, QueryBuilder, Transaction};
 
 use super::alerts::{end_episode, join_evidence, open_alert, NewAlert};
 use super::log::append;
-use super::Db;
+use super::{Db, FOR_UPDATE};
 use crate::checkin::{Batch, Fix, TagEvent};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::SupervisionState;
@@ -20,6 +24,7 @@ use crate::{Error, Result};
 
 #[derive(FromRow)]
 struct TrackingRow {
+    id: i64,
     county: String,
     state: Option<String>,
     ended_on: Option<NaiveDate>,
@@ -43,90 +48,159 @@ fn observation(fix: &Fix, device_id: i64) -> Observation {
     }
 }
 
-/// Judges the fixes of `batch` at `inserted` (the ones stored by this upload: retries judge
-/// nothing twice) and records what they changed; answers the person's state after them.
+/// Pushes ` IN (a, b, …)` for `ids`.
+fn push_in(q: &mut QueryBuilder<'_, Db>, ids: &[i64]) {
+    q.push(" IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
+}
+
+/// Judges the new fixes of a group (`accepted[b]`: positions in `batches[b].fixes` stored by
+/// this group; retries judge nothing twice) person by person, and records what they changed.
+/// Answers each person's state after them.
 pub(super) async fn supervise(
     tx: &mut Transaction<'_, Db>,
-    batch: &Batch,
-    inserted: &[usize],
+    batches: &[Batch],
+    accepted: &[Vec<usize>],
     policy: &Policy,
-) -> Result<Option<SupervisionState>> {
-    if inserted.is_empty() {
-        return Ok(None);
+) -> Result<HashMap<i64, Option<SupervisionState>>> {
+    let mut persons: BTreeMap<i64, (Vec<Observation>, DateTime<Utc>)> = BTreeMap::new();
+    let mut devices: BTreeMap<i64, DateTime<Utc>> = BTreeMap::new();
+    for (batch, fixes) in batches.iter().zip(accepted) {
+        for &f in fixes {
+            let fix = &batch.fixes[f];
+            let entry = persons.entry(batch.person_id).or_insert_with(|| (Vec::new(), batch.received_at));
+            entry.0.push(observation(fix, batch.device_id));
+            entry.1 = entry.1.max(batch.received_at);
+            let newest = devices.entry(batch.device_id).or_insert(fix.at);
+            *newest = (*newest).max(fix.at);
+        }
     }
-    let person = batch.person_id;
-    let row: TrackingRow = sqlx::query_as(
-        "SELECT p.county, p.state, p.ended_on, p.last_fix_at, p.outside_run, \
+    let mut states = HashMap::new();
+    if persons.is_empty() {
+        return Ok(states);
+    }
+    let ids: Vec<i64> = persons.keys().copied().collect();
+    // Locked in id order (PostgreSQL), so that instances writing the same persons queue rather
+    // than deadlock.
+    let mut q = QueryBuilder::<Db>::new(
+        "SELECT p.id, p.county, p.state, p.ended_on, p.last_fix_at, p.outside_run, \
          EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = p.id AND a.episode_ended_at IS NULL) AS open_episodes, \
          EXISTS (SELECT 1 FROM checkin_requests r WHERE r.person_id = p.id AND r.answered_at IS NULL \
                  AND r.missed_at IS NULL) AS pending_requests \
-         FROM persons p WHERE p.id = $1",
-    )
-    .bind(person)
-    .fetch_one(&mut **tx)
-    .await?;
-    if row.ended_on.is_some() {
-        return Ok(Some(SupervisionState::Ended));
-    }
-    let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("person {person}: bad {what} in the database"));
-    let tracking = Tracking {
-        state: row.state.as_deref().map(|s| SupervisionState::parse(s).ok_or_else(|| corrupt("state"))).transpose()?,
-        last_fix_at: row.last_fix_at,
-        outside: row
-            .outside_run
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|_| corrupt("outside run"))?
-            .unwrap_or_default(),
-    };
-    let mut open = HashMap::new();
-    if row.open_episodes {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT kind, evidence FROM alerts WHERE person_id = $1 AND episode_ended_at IS NULL")
-                .bind(person)
-                .fetch_all(&mut **tx)
+         FROM persons p WHERE p.id",
+    );
+    push_in(&mut q, &ids);
+    q.push(" ORDER BY p.id").push(FOR_UPDATE);
+    let rows: Vec<TrackingRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+    let open = open_episodes(tx, &rows).await?;
+    let mut changed: Vec<(i64, Tracking)> = Vec::new();
+    for row in rows {
+        let (observations, now) = &persons[&row.id];
+        if row.ended_on.is_some() {
+            states.insert(row.id, Some(SupervisionState::Ended));
+            continue;
+        }
+        let corrupt = |what: &str| Error::Internal(anyhow::anyhow!("person {}: bad {what} in the database", row.id));
+        let tracking = Tracking {
+            state: row
+                .state
+                .as_deref()
+                .map(|s| SupervisionState::parse(s).ok_or_else(|| corrupt("state")))
+                .transpose()?,
+            last_fix_at: row.last_fix_at,
+            outside: row
+                .outside_run
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| corrupt("outside run"))?
+                .unwrap_or_default(),
+        };
+        let empty = HashMap::new();
+        let result = step(&tracking, open.get(&row.id).unwrap_or(&empty), observations, policy, *now);
+        for effect in &result.effects {
+            apply(tx, row.id, &row.county, effect, *now, policy).await?;
+        }
+        for (from, until) in &result.silences {
+            sqlx::query("INSERT INTO silent_periods (person_id, from_at, until_at) VALUES ($1, $2, $3)")
+                .bind(row.id)
+                .bind(from)
+                .bind(until)
+                .execute(&mut **tx)
                 .await?;
-        for (kind, evidence) in rows {
-            let kind = AlertKind::parse(&kind).ok_or_else(|| corrupt("alert kind"))?;
-            open.insert(kind, serde_json::from_str::<Evidence>(&evidence).map_err(|_| corrupt("alert evidence"))?);
+        }
+        if row.pending_requests {
+            let newest = observations.iter().max_by_key(|o| o.at).expect("a person here has new fixes");
+            answer_requests(tx, row.id, &row.county, newest, *now).await?;
+        }
+        states.insert(row.id, result.tracking.state);
+        if result.tracking != tracking {
+            changed.push((row.id, result.tracking));
         }
     }
-    let observations: Vec<Observation> =
-        inserted.iter().map(|&i| observation(&batch.fixes[i], batch.device_id)).collect();
-    let now = batch.received_at;
-    let result = step(&tracking, &open, &observations, policy, now);
-    for effect in &result.effects {
-        apply(tx, person, &row.county, effect, now, policy).await?;
+    update_tracking(tx, &changed).await?;
+    update_devices(tx, &devices).await?;
+    Ok(states)
+}
+
+/// The running episodes of the persons that have any, with their evidence.
+async fn open_episodes(
+    tx: &mut Transaction<'_, Db>,
+    rows: &[TrackingRow],
+) -> Result<HashMap<i64, HashMap<AlertKind, Evidence>>> {
+    let ids: Vec<i64> = rows.iter().filter(|r| r.open_episodes).map(|r| r.id).collect();
+    let mut open: HashMap<i64, HashMap<AlertKind, Evidence>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(open);
     }
-    for (from, until) in &result.silences {
-        sqlx::query("INSERT INTO silent_periods (person_id, from_at, until_at) VALUES ($1, $2, $3)")
-            .bind(person)
-            .bind(from)
-            .bind(until)
-            .execute(&mut **tx)
-            .await?;
+    let mut q = QueryBuilder::<Db>::new(
+        "SELECT person_id, kind, evidence FROM alerts WHERE episode_ended_at IS NULL AND person_id",
+    );
+    push_in(&mut q, &ids);
+    let found: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut **tx).await?;
+    for (person, kind, evidence) in found {
+        let corrupt = || Error::Internal(anyhow::anyhow!("person {person}: bad alert in the database"));
+        let kind = AlertKind::parse(&kind).ok_or_else(corrupt)?;
+        let evidence: Evidence = serde_json::from_str(&evidence).map_err(|_| corrupt())?;
+        open.entry(person).or_default().insert(kind, evidence);
     }
-    if result.tracking != tracking {
-        let run = serde_json::to_string(&result.tracking.outside).map_err(|e| anyhow::anyhow!("outside run: {e}"))?;
-        sqlx::query("UPDATE persons SET state = $1, last_fix_at = $2, outside_run = $3 WHERE id = $4")
-            .bind(result.tracking.state.map(SupervisionState::as_str))
-            .bind(result.tracking.last_fix_at)
-            .bind(run)
-            .bind(person)
-            .execute(&mut **tx)
-            .await?;
+    Ok(open)
+}
+
+/// One statement for the group: each changed person's state, newest fix time and outside run.
+async fn update_tracking(tx: &mut Transaction<'_, Db>, changed: &[(i64, Tracking)]) -> Result<()> {
+    for chunk in changed.chunks(ROWS) {
+        let mut q = QueryBuilder::<Db>::new(
+            "UPDATE persons SET state = v.column2, last_fix_at = v.column3, outside_run = v.column4 FROM (",
+        );
+        q.push_values(chunk, |mut row, (id, t)| {
+            let run = serde_json::to_string(&t.outside).unwrap_or_default();
+            row.push_bind(*id).push_bind(t.state.map(SupervisionState::as_str)).push_bind(t.last_fix_at).push_bind(run);
+        });
+        q.push(") AS v WHERE persons.id = v.column1");
+        q.build().execute(&mut **tx).await?;
     }
-    let newest = observations.iter().max_by_key(|o| o.at).expect("at least one fix");
-    sqlx::query("UPDATE devices SET last_fix_at = $1 WHERE id = $2 AND (last_fix_at IS NULL OR last_fix_at < $1)")
-        .bind(newest.at)
-        .bind(batch.device_id)
-        .execute(&mut **tx)
-        .await?;
-    if row.pending_requests {
-        answer_requests(tx, person, &row.county, newest, now).await?;
+    Ok(())
+}
+
+/// One statement for the group: each device's newest position time (lost contact is per device).
+async fn update_devices(tx: &mut Transaction<'_, Db>, devices: &BTreeMap<i64, DateTime<Utc>>) -> Result<()> {
+    let devices: Vec<(&i64, &DateTime<Utc>)> = devices.iter().collect();
+    for chunk in devices.chunks(ROWS) {
+        let mut q = QueryBuilder::<Db>::new("UPDATE devices SET last_fix_at = v.column2 FROM (");
+        q.push_values(chunk, |mut row, (id, at)| {
+            row.push_bind(**id).push_bind(**at);
+        });
+        q.push(
+            ") AS v WHERE devices.id = v.column1 AND (devices.last_fix_at IS NULL OR devices.last_fix_at < v.column2)",
+        );
+        q.build().execute(&mut **tx).await?;
     }
-    Ok(result.tracking.state)
+    Ok(())
 }
 
 async fn apply(
