@@ -32,7 +32,9 @@ impl Backend {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("creating database directory {}: {e}", dir.display()))?;
         }
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        // The writer keeps the hot part of the fixes indexes in memory (64 MiB).
+        let writer = options.clone().pragma("cache_size", "-65536");
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(writer).await?;
         sqlx::migrate!("migrations/sqlite").run(&write).await?;
         // An in-memory database exists once per connection: it must read where it writes.
         let read = if in_memory {
