@@ -1,4 +1,4 @@
-//! The background scheduler: lost contact, missed check-ins and registrations, acknowledgement
+//! The background scheduler: random spot checks, lost contact, missed check-ins and registrations, acknowledgement
 //! deadlines, monitoring-order expiry and the retention purge, on the service's `Clock`. Several instances may share one
 //! PostgreSQL: the holder of the database lease runs the jobs, the others wait for it to lapse.
 
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::geofence::Placement;
-use crate::supervision::{Evidence, EvidenceFix};
+use crate::supervision::{next_spot_check, Evidence, EvidenceFix};
 use crate::Result;
 
 /// The lease every job runs under.
@@ -20,6 +20,7 @@ const LEASE: &str = "scheduler";
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Report {
+    pub spot_checks: usize,
     pub lost_contact: usize,
     pub missed_checkins: usize,
     pub missed_registrations: usize,
@@ -31,11 +32,15 @@ pub struct Report {
     pub purged_fixes: usize,
 }
 
-/// This instance's identity as a lease holder.
-pub fn holder() -> String {
+fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
-    format!("instance-{}", hex::encode(bytes))
+    u64::from_le_bytes(bytes)
+}
+
+/// This instance's identity as a lease holder.
+pub fn holder() -> String {
+    format!("instance-{:016x}", random_u64())
 }
 
 /// Runs every job once if this instance holds (or can take) the lease; `None` when another
@@ -50,7 +55,16 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
     let today = app.today();
     let retention_start = today.checked_sub_days(Days::new(policy.fix_retention_days.into())).unwrap_or(today);
     let (expiring_orders, expired_orders) = app.store.watch_monitoring_orders(now, policy).await?;
+    let spot_checks = if policy.spot_checks_per_week == 0 {
+        0
+    } else {
+        let deadline = now + chrono::Duration::minutes(policy.checkin_answer_minutes.into());
+        let (tz, per_week) = (app.tz, policy.spot_checks_per_week);
+        let next = move || next_spot_check(now, tz, per_week, random_u64());
+        app.store.run_spot_checks(now, deadline, &next).await?
+    };
     let report = Report {
+        spot_checks,
         zone_entries: rejudge_zones(app).await?,
         expiring_orders,
         expired_orders,

@@ -5,6 +5,9 @@
 ALTER TABLE persons ADD COLUMN last_fix_at TIMESTAMPTZ;
 ALTER TABLE persons ADD COLUMN outside_run TEXT;
 ALTER TABLE persons ADD COLUMN ended_reason TEXT;
+-- When the next random spot check (a check-in request from the schedule) is due.
+ALTER TABLE persons ADD COLUMN next_spot_check_at TIMESTAMPTZ;
+CREATE INDEX persons_spot_check ON persons (next_spot_check_at) WHERE ended_on IS NULL;
 
 -- Lost contact is judged per device: a phone and a tag have different intervals.
 ALTER TABLE devices ADD COLUMN last_fix_at TIMESTAMPTZ;

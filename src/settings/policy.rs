@@ -27,6 +27,8 @@ pub struct Policy {
     pub tag_lost_contact_minutes: u32,
     /// Time to answer a check-in request.
     pub checkin_answer_minutes: u32,
+    /// Random spot checks per person and week (0: none), asked between 08:00 and 20:00 local time.
+    pub spot_checks_per_week: u32,
     /// Silent periods longer than this are kept as unreachable periods.
     pub unreachable_warn_hours: u32,
     /// Longest electronic-monitoring period, and each renewal.
@@ -70,6 +72,7 @@ impl Default for Policy {
             tag_interval_seconds: 60,
             tag_lost_contact_minutes: 30,
             checkin_answer_minutes: 60,
+            spot_checks_per_week: 1,
             unreachable_warn_hours: 3,
             monitoring_order_max_months: 3,
             admonition_max_days: 10,

@@ -227,6 +227,14 @@ pub trait JobStore {
         now: DateTime<Utc>,
         policy: &Policy,
     ) -> Result<usize>;
+    /// Asks the persons whose random spot check is due to check in by `deadline`, and schedules
+    /// each one's next check with `next` (persons not yet scheduled are only scheduled).
+    async fn run_spot_checks(
+        &self,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        next: &(dyn Fn() -> Option<DateTime<Utc>> + Send + Sync),
+    ) -> Result<usize>;
     /// Marks open alerts past their acknowledgement deadline, each an event.
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize>;
     /// Zones not yet judged against their person's last position and now in force, by person.

@@ -45,6 +45,8 @@ pub struct Device {
     pub kind: DeviceKind,
     pub enrolled_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Position time of the newest fix from this device.
+    pub last_fix_at: Option<DateTime<Utc>>,
 }
 
 /// What authenticating a device needs.

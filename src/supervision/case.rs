@@ -72,3 +72,46 @@ pub struct SilentPeriod {
     pub until: DateTime<Utc>,
     pub hours: f64,
 }
+
+/// When the next random spot check of a person falls: exponentially distributed with a mean of a
+/// week over `per_week` (so checks cannot be predicted from the last one), moved into the day
+/// (08:00–20:00 local time). `None` when spot checks are off. `random` is uniform over `u64`.
+pub fn next_spot_check(now: DateTime<Utc>, tz: chrono_tz::Tz, per_week: u32, random: u64) -> Option<DateTime<Utc>> {
+    use chrono::Timelike;
+    if per_week == 0 {
+        return None;
+    }
+    let mean = 7.0 * 86_400.0 / f64::from(per_week);
+    // In (0, 1]: never ln(0).
+    let u = (random >> 11) as f64 / (1u64 << 53) as f64;
+    let delay = (-(1.0 - u).ln() * mean).min(4.0 * mean);
+    let at = now + chrono::Duration::seconds(delay as i64 + 60);
+    let hour = at.with_timezone(&tz).hour();
+    Some(if (8..20).contains(&hour) { at } else { at + chrono::Duration::hours(12) })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Timelike};
+
+    use super::*;
+
+    #[test]
+    fn spot_checks_fall_in_the_day_and_average_the_rate() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        assert_eq!(next_spot_check(now, tz, 0, 42), None);
+        let mut total = 0.0;
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..10_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let at = next_spot_check(now, tz, 2, state).unwrap();
+            let hour = at.with_timezone(&tz).hour();
+            assert!((8..20).contains(&hour), "{at}");
+            assert!(at > now);
+            total += (at - now).num_seconds() as f64;
+        }
+        let mean_days = total / 10_000.0 / 86_400.0;
+        assert!((3.0..4.5).contains(&mean_days), "two a week: about 3.5 days apart, got {mean_days}");
+    }
+}

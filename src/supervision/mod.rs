@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use alert::{ack_deadline, pointed_sanction, Alert, AlertFilter, AlertStatus, Disposition, Episode, SanctionKind};
-pub use case::{CheckinRequest, EndReason, Ending, Sanction, SanctionRequest, SilentPeriod};
+pub use case::{next_spot_check, CheckinRequest, EndReason, Ending, Sanction, SanctionRequest, SilentPeriod};
 pub use monitoring::{
     check_text, latest_end, Ground, Lifting, MonitoringOrder, MonitoringOrderRequest, OrderStatus, Renewal,
 };

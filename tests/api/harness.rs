@@ -74,6 +74,14 @@ impl Raw {
             Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
         }
     }
+
+    /// Runs a statement (for what no API may do).
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop).unwrap(),
+            Raw::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop).unwrap(),
+        }
+    }
 }
 
 pub struct Reply {
@@ -103,14 +111,21 @@ fn test_settings() -> Settings {
     let mut settings = Settings { clock: ClockMode::Test, ..Settings::default() };
     // Short enough that the test of a revocation made elsewhere waits only a moment.
     settings.auth.status_cache_seconds = 1;
+    // Random requests would make deadlines in other tests unpredictable; `instance_with` turns
+    // them on where a test wants them.
+    settings.policy.spot_checks_per_week = 0;
     settings
 }
 
 /// Instances of one deployment share the signing key, as they share the data directory's key
 /// file or the configured one.
 async fn assemble(store: Arc<dyn Store>, keys_dir: &std::path::Path) -> (Arc<App>, Router) {
+    assemble_with(store, keys_dir, test_settings()).await
+}
+
+async fn assemble_with(store: Arc<dyn Store>, keys_dir: &std::path::Path, settings: Settings) -> (Arc<App>, Router) {
     let keys = SigningKeys::load_or_generate(None, keys_dir).unwrap();
-    let app = App::assemble(test_settings(), store, keys, geofences()).unwrap();
+    let app = App::assemble(settings, store, keys, geofences()).unwrap();
     let router = liandong::http::router(app.clone());
     (app, router)
 }
@@ -143,13 +158,20 @@ impl TestApp {
 
     /// Another service instance on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> (Arc<App>, Router) {
+        self.instance_with(|_| {}).await
+    }
+
+    /// Another instance on the same database, with its settings changed by `change`.
+    pub async fn instance_with(&self, change: impl FnOnce(&mut Settings)) -> (Arc<App>, Router) {
+        let mut settings = test_settings();
+        change(&mut settings);
         let store: Arc<dyn Store> = match &self.location {
             Location::Sqlite { url } => Arc::new(sqlite::Backend::open(url.parse().unwrap()).await.unwrap()),
             Location::Postgres { url, schema } => {
                 Arc::new(postgres::Backend::open(pg_options(url, schema)).await.unwrap())
             }
         };
-        assemble(store, self.data_dir.path()).await
+        assemble_with(store, self.data_dir.path(), settings).await
     }
 
     pub async fn finish(self) {

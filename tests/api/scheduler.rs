@@ -17,6 +17,7 @@ backend_tests!(
     a_tag_reports_tampering,
     no_alert_after_supervision_ended,
     one_instance_runs_the_jobs_at_a_time,
+    random_spot_checks_ask_persons_to_check_in,
 );
 
 const HOME: (f64, f64) = (114.30, 30.62);
@@ -62,7 +63,11 @@ async fn an_unanswered_checkin_request_is_missed(t: &TestApp) {
     let me = t.get("/api/v1/me", &token).await;
     assert_eq!(me.body["checkin_requests"].as_array().unwrap().len(), 1, "{}", me.body);
     upload(t, &token, vec![fix_at("answer", t.app.clock.now(), HOME.0, HOME.1, 10.0)]).await;
-    assert!(t.get("/api/v1/me", &token).await.body["checkin_requests"].as_array().unwrap().is_empty());
+    let me = t.get("/api/v1/me", &token).await.body;
+    assert!(me["checkin_requests"].as_array().unwrap().is_empty());
+    let time = |field: &str| me[field].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert_eq!(time("next_fix_due") - time("last_fix_at"), Duration::minutes(15), "{me}");
+    assert_eq!(me["allowed_area"], "武汉市市辖区");
 
     let bad = t.post(&path, &officer, json!({"deadline": "2020-01-01T00:00:00Z"})).await;
     assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "deadline"));
@@ -161,4 +166,22 @@ async fn one_instance_runs_the_jobs_at_a_time(t: &TestApp) {
     assert!(liandong::scheduler::run_once(&other).await.unwrap().is_none(), "the lease is held");
     assert!(liandong::scheduler::run_once(&t.app).await.unwrap().is_some(), "the holder renews");
     other.store.close().await;
+}
+
+async fn random_spot_checks_ask_persons_to_check_in(t: &TestApp) {
+    let (_, person, token) = supervised(t).await;
+    let (spot, _) = t.instance_with(|s| s.policy.spot_checks_per_week = 3).await;
+    let first = liandong::scheduler::run_once(&spot).await.unwrap().unwrap();
+    assert_eq!(first.spot_checks, 0, "a person is first only scheduled");
+    let scheduled =
+        t.raw().strings(&format!("SELECT CAST(next_spot_check_at AS TEXT) FROM persons WHERE id = {person}")).await;
+    assert_eq!(scheduled.len(), 1);
+    // Make the check due now.
+    let due = (spot.clock.now() - Duration::minutes(1)).to_rfc3339();
+    t.raw().execute(&format!("UPDATE persons SET next_spot_check_at = '{due}' WHERE id = {person}")).await;
+    let second = liandong::scheduler::run_once(&spot).await.unwrap().unwrap();
+    assert_eq!(second.spot_checks, 1);
+    let me = t.get("/api/v1/me", &token).await;
+    assert_eq!(me.body["checkin_requests"].as_array().unwrap().len(), 1, "{}", me.body);
+    spot.store.close().await;
 }

@@ -33,6 +33,9 @@ pub struct Me {
     pub allowed_area: Option<String>,
     /// How often this device must report a fix, in seconds.
     pub report_every_seconds: u32,
+    /// Position time of this device's newest fix, and when the next one is due.
+    pub last_fix_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub next_fix_due: Option<chrono::DateTime<chrono::Utc>>,
     /// Requests to check in now: answer each with a fix before its deadline.
     pub checkin_requests: Vec<CheckinRequest>,
 }
@@ -51,9 +54,13 @@ pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> 
         DeviceKind::Tag => policy.tag_interval_seconds,
     };
     let checkin_requests = app.store.pending_checkin_requests(&device).await?;
+    let last_fix_at = app.store.device_credentials(device.device_id).await?.and_then(|c| c.device.last_fix_at);
+    let next_fix_due = last_fix_at.map(|at| at + chrono::Duration::seconds(report_every_seconds.into()));
     Ok(Json(Me {
         allowed_area: allowed_area_name(&app, &person.residence_adcode),
         report_every_seconds,
+        last_fix_at,
+        next_fix_due,
         checkin_requests,
         person_id: person.id,
         device_id: device.device_id,

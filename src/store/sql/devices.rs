@@ -21,6 +21,7 @@ struct DeviceRow {
     key_hash: String,
     enrolled_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    last_fix_at: Option<DateTime<Utc>>,
     county: String,
 }
 
@@ -36,6 +37,7 @@ impl TryFrom<DeviceRow> for DeviceCredentials {
                 kind,
                 enrolled_at: r.enrolled_at,
                 revoked_at: r.revoked_at,
+                last_fix_at: r.last_fix_at,
             },
             key_hash: r.key_hash,
             county: r.county,
@@ -43,7 +45,9 @@ impl TryFrom<DeviceRow> for DeviceCredentials {
     }
 }
 
-const DEVICE_SELECT: &str = "SELECT d.id, d.person_id, d.kind, d.key_hash, d.enrolled_at, d.revoked_at, p.county \
+const DEVICE_SELECT: &str =
+    "SELECT d.id, d.person_id, d.kind, d.key_hash, d.enrolled_at, d.revoked_at, d.last_fix_at, \
+     p.county \
      FROM devices d JOIN persons p ON p.id = d.person_id WHERE ";
 
 impl Backend {
@@ -114,7 +118,10 @@ impl DeviceStore for Backend {
         let event = NewEvent::new(EventKind::DeviceEnrolled, &county, actor.label(), data).about(person_id);
         append(&mut tx, &event, at).await?;
         tx.commit().await?;
-        Ok(Enrolled { value: Device { id, person_id, kind, enrolled_at: at, revoked_at: None }, replayed: false })
+        Ok(Enrolled {
+            value: Device { id, person_id, kind, enrolled_at: at, revoked_at: None, last_fix_at: None },
+            replayed: false,
+        })
     }
 
     async fn revoke_device(&self, actor: &Actor, person_id: i64, device_id: i64, at: DateTime<Utc>) -> Result<Device> {

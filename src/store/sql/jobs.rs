@@ -286,6 +286,55 @@ impl JobStore for Backend {
         }
     }
 
+    async fn run_spot_checks(
+        &self,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        next: &(dyn Fn() -> Option<DateTime<Utc>> + Send + Sync),
+    ) -> Result<usize> {
+        let mut tx = self.begin_write().await?;
+        let due: Vec<(i64, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT p.id, p.county, p.next_spot_check_at FROM persons p WHERE p.ended_on IS NULL \
+             AND (p.next_spot_check_at IS NULL OR p.next_spot_check_at <= $1) \
+             AND EXISTS (SELECT 1 FROM devices d WHERE d.person_id = p.id AND d.kind = 'phone' AND d.revoked_at IS NULL) \
+             ORDER BY p.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(PAGE)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut asked = 0;
+        for (person, county, scheduled) in &due {
+            // A person seen for the first time is only scheduled: no check the moment a phone is
+            // enrolled.
+            if scheduled.is_some() {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO checkin_requests (person_id, requested_at, deadline) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(person)
+                .bind(now)
+                .bind(deadline)
+                .fetch_one(&mut *tx)
+                .await?;
+                let data = json!({ "request_id": id, "deadline": deadline, "spot_check": true });
+                append(
+                    &mut tx,
+                    &NewEvent::new(EventKind::CheckinRequested, county, "system", data).about(*person),
+                    now,
+                )
+                .await?;
+                asked += 1;
+            }
+            sqlx::query("UPDATE persons SET next_spot_check_at = $1 WHERE id = $2")
+                .bind(next())
+                .bind(person)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(asked)
+    }
+
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.begin_write().await?;
         let missed: Vec<(i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
