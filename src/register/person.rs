@@ -227,6 +227,10 @@ pub struct Person {
     pub registered_on: Option<NaiveDate>,
     /// Supervision state; absent until the first fix is judged.
     pub state: Option<SupervisionState>,
+    /// Position time of the newest fix judged.
+    pub last_fix_at: Option<DateTime<Utc>>,
+    /// Alerts not yet resolved.
+    pub open_alerts: i64,
     pub ended_on: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
 }
@@ -381,6 +385,8 @@ mod tests {
             registration_due_on: p.registration_due_on,
             registered_on: None,
             state: None,
+            last_fix_at: None,
+            open_alerts: 0,
             ended_on: None,
             created_at: Utc::now(),
         };

@@ -18,6 +18,8 @@ backend_tests!(
     no_alert_after_supervision_ended,
     one_instance_runs_the_jobs_at_a_time,
     random_spot_checks_ask_persons_to_check_in,
+    officers_record_the_sanctions_episodes_point_to,
+    fixes_are_purged_after_the_retention_period_except_evidence,
 );
 
 const HOME: (f64, f64) = (114.30, 30.62);
@@ -184,4 +186,49 @@ async fn random_spot_checks_ask_persons_to_check_in(t: &TestApp) {
     let me = t.get("/api/v1/me", &token).await;
     assert_eq!(me.body["checkin_requests"].as_array().unwrap().len(), 1, "{}", me.body);
     spot.store.close().await;
+}
+
+async fn officers_record_the_sanctions_episodes_point_to(t: &TestApp) {
+    let (officer, person, token) = supervised(t).await;
+    upload(t, &token, vec![fix_at("far", t.app.clock.now(), 113.92, 30.92, 20.0)]).await;
+    let alert = alerts(t, &officer, "").await[0]["id"].clone();
+    let path = format!("/api/v1/persons/{person}/sanctions");
+    let today = t.app.today().to_string();
+    let sanction =
+        json!({"kind": "warning", "alert_id": alert, "decided_on": today, "reason": "未经批准离开武汉，给予警告"});
+    let recorded = t.post(&path, &officer, sanction.clone()).await;
+    assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
+    let mut bad = sanction.clone();
+    bad["kind"] = json!("fine");
+    assert_eq!(t.post(&path, &officer, bad).await.field(), "kind");
+    let other = t.enrol(&officer).await;
+    let elsewhere = t.post(&format!("/api/v1/persons/{other}/sanctions"), &officer, sanction.clone()).await;
+    assert_eq!((elsewhere.status, elsewhere.field()), (StatusCode::UNPROCESSABLE_ENTITY, "alert_id"));
+    let mut future = sanction.clone();
+    future["decided_on"] = json!("2099-01-01");
+    assert_eq!(t.post(&path, &officer, future).await.field(), "decided_on");
+    let procurator = t.user("ja-proc", liandong::auth::Role::Procurator, "420102").await;
+    assert_eq!(t.post(&path, &procurator, sanction).await.status, StatusCode::FORBIDDEN);
+    let shown = t.get(&format!("/api/v1/persons/{person}"), &procurator).await;
+    assert_eq!(shown.body["sanctions"][0]["kind"], "warning", "{}", shown.body);
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind = 'sanction.recorded'").await;
+    assert_eq!(kinds.len(), 1);
+}
+
+async fn fixes_are_purged_after_the_retention_period_except_evidence(t: &TestApp) {
+    let (officer, person, token) = supervised(t).await;
+    let now = t.app.clock.now();
+    let fixes =
+        (0..5).map(|i| fix_at(&format!("h{i}"), now - Duration::minutes(50 - i), HOME.0, HOME.1, 10.0)).collect();
+    upload(t, &token, fixes).await;
+    upload(t, &token, vec![fix_at("far", now, 113.92, 30.92, 20.0)]).await;
+    assert_eq!(t.count("fixes").await, 6);
+    let today = t.app.today().to_string();
+    t.post(&format!("/api/v1/persons/{person}/end"), &officer, json!({"on": today, "reason": "completed"})).await;
+    assert_eq!(advance(t, 300 * 86_400).await["purged_fixes"], 0, "kept for the retention period");
+    assert_eq!(advance(t, 66 * 86_400).await["purged_fixes"], 5);
+    let left = t.raw().strings("SELECT client_id FROM fixes").await;
+    assert_eq!(left, ["far"], "the alert's evidence stays");
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events ORDER BY seq DESC LIMIT 1").await;
+    assert_eq!(kinds, ["fixes.purged"]);
 }

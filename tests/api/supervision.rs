@@ -90,6 +90,9 @@ async fn dwelling_in_xiaogan_raises_one_absence_alert_with_evidence(t: &TestApp)
     upload(t, &token, vec![fix_at("x3", minutes_ago(t, 1), lon, lat + 0.001, 20.0)]).await;
     let found = alerts(t, &officer, &format!("person_id={person}&kind=unapproved_absence")).await;
     assert_eq!(found.len(), 1, "{found:?}");
+    let listed = t.get("/api/v1/persons?state=absent", &officer).await;
+    assert_eq!(listed.body["persons"][0]["open_alerts"], 1, "{}", listed.body);
+    assert!(listed.body["persons"][0]["last_fix_at"].is_string());
     let alert = &found[0];
     assert_eq!((alert["status"].as_str(), alert["retrospective"].as_bool()), (Some("open"), Some(false)));
     let evidence = alert["evidence"]["fixes"].as_array().unwrap();

@@ -18,7 +18,9 @@ use crate::{Error, Result};
 
 const PERSON_SELECT: &str = "SELECT p.id, p.name, p.category, p.residence_adcode, p.office_id, p.county, p.city, \
      p.judgment_effective_on, p.released_on, p.supervision_ends_on, p.registration_due_on, p.registered_on, \
-     p.state, p.ended_on, p.created_at FROM persons p WHERE ";
+     p.state, p.last_fix_at, p.ended_on, p.created_at, \
+     (SELECT COUNT(*) FROM alerts a WHERE a.person_id = p.id AND a.status <> 'resolved') AS open_alerts \
+     FROM persons p WHERE ";
 
 #[derive(FromRow)]
 struct PersonRow {
@@ -35,8 +37,10 @@ struct PersonRow {
     registration_due_on: NaiveDate,
     registered_on: Option<NaiveDate>,
     state: Option<String>,
+    last_fix_at: Option<DateTime<Utc>>,
     ended_on: Option<NaiveDate>,
     created_at: DateTime<Utc>,
+    open_alerts: i64,
 }
 
 impl TryFrom<PersonRow> for Person {
@@ -60,6 +64,8 @@ impl TryFrom<PersonRow> for Person {
             registration_due_on: r.registration_due_on,
             registered_on: r.registered_on,
             state,
+            last_fix_at: r.last_fix_at,
+            open_alerts: r.open_alerts,
             ended_on: r.ended_on,
             created_at: r.created_at,
         })
