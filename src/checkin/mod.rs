@@ -58,9 +58,15 @@ pub struct Fix {
 }
 
 impl Fix {
-    /// Whether `other` carries the same position as this fix (a true retry).
+    /// Whether a stored fix carries the same position as this one (a true retry). Numbers are
+    /// compared to far below what a device can tell apart (about 0.1 mm), not bit for bit: they
+    /// pass through the database's decimal parser.
     pub fn same_content(&self, lon: f64, lat: f64, crs: &str, accuracy_m: f64) -> bool {
-        self.lon == lon && self.lat == lat && self.crs.as_str() == crs && self.accuracy_m == accuracy_m
+        let close = |a: f64, b: f64, tolerance: f64| (a - b).abs() <= tolerance;
+        close(self.lon, lon, 1e-9)
+            && close(self.lat, lat, 1e-9)
+            && self.crs.as_str() == crs
+            && close(self.accuracy_m, accuracy_m, 1e-6)
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
 use super::common::{push_scope, require_writer};
+use super::fixes::push_keys;
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::Actor;
@@ -199,12 +200,8 @@ async fn keep_evidence(tx: &mut Transaction<'_, Db>, person_id: i64, evidence: &
         return Ok(());
     }
     let mut q = QueryBuilder::<Db>::new("UPDATE fixes SET evidence = ");
-    q.push_bind(true).push(" WHERE person_id = ").push_bind(person_id).push(" AND client_id IN (");
-    let mut ids = q.separated(", ");
-    for f in &evidence.fixes {
-        ids.push_bind(f.id.clone());
-    }
-    q.push(")");
+    q.push_bind(true).push(" WHERE person_id = ").push_bind(person_id);
+    push_keys(&mut q, evidence.fixes.iter().map(|f| (f.id.as_str(), f.at)));
     q.build().execute(&mut **tx).await?;
     Ok(())
 }

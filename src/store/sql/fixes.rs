@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Transaction};
+use sqlx::{Acquire, QueryBuilder, Transaction};
 
 use super::supervise::{supervise, tag_events};
 use super::{Backend, Db};
@@ -32,40 +32,61 @@ fn placement(p: Placement) -> &'static str {
 }
 
 /// Inserts every fix of the group that is new; answers the keys inserted.
+///
+/// Almost every upload is new, so each chunk is first inserted without `RETURNING` (decoding
+/// the returned keys cost almost half of the insert): when every row went in, the keys are
+/// known. Only when some were stored before (retries) is the chunk rolled back to its savepoint
+/// and inserted again, returning exactly the keys that are new.
 async fn insert_all(tx: &mut Transaction<'_, Db>, batches: &[Batch]) -> Result<HashSet<Key>> {
     // Rows go in key order, so that concurrent writers (several instances on PostgreSQL) take
     // index locks in the same order and cannot deadlock on each other.
     let mut rows: Vec<(&Batch, &Fix)> = batches.iter().flat_map(|b| b.fixes.iter().map(move |f| (b, f))).collect();
     rows.sort_by(|(ba, fa), (bb, fb)| {
-        (ba.person_id, fa.client_id.as_str(), fa.at).cmp(&(bb.person_id, fb.client_id.as_str(), fb.at))
+        (ba.person_id, fa.at, fa.client_id.as_str()).cmp(&(bb.person_id, fb.at, fb.client_id.as_str()))
     });
     let mut inserted = HashSet::new();
     for chunk in rows.chunks(ROWS) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, wgs_lat, \
-             accuracy_m, adcode, placement, edge_distance_m) ",
-        );
-        q.push_values(chunk, |mut row, (b, f)| {
-            row.push_bind(b.person_id)
-                .push_bind(b.device_id)
-                .push_bind(f.client_id.clone())
-                .push_bind(f.at)
-                .push_bind(b.received_at)
-                .push_bind(f.lon)
-                .push_bind(f.lat)
-                .push_bind(f.crs.as_str())
-                .push_bind(f.wgs.0)
-                .push_bind(f.wgs.1)
-                .push_bind(f.accuracy_m)
-                .push_bind(f.adcode.clone())
-                .push_bind(placement(f.placement))
-                .push_bind(f.edge_distance_m);
-        });
-        q.push(" ON CONFLICT (person_id, client_id, at) DO NOTHING RETURNING person_id, client_id, at");
-        let keys: Vec<Key> = q.build_query_as().fetch_all(&mut **tx).await?;
-        inserted.extend(keys);
+        let mut attempt = tx.begin().await?;
+        let stored = insert(chunk, false).build().execute(&mut *attempt).await?.rows_affected();
+        if stored == chunk.len() as u64 {
+            attempt.commit().await?;
+            inserted.extend(chunk.iter().map(|(b, f)| (b.person_id, f.client_id.clone(), f.at)));
+        } else {
+            attempt.rollback().await?;
+            let keys: Vec<Key> = insert(chunk, true).build_query_as().fetch_all(&mut **tx).await?;
+            inserted.extend(keys);
+        }
     }
     Ok(inserted)
+}
+
+/// The multi-row insert of `chunk`, skipping stored keys, optionally returning the new ones.
+fn insert<'a>(chunk: &'a [(&Batch, &Fix)], returning: bool) -> QueryBuilder<'a, Db> {
+    let mut q = QueryBuilder::<Db>::new(
+        "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, wgs_lat, \
+         accuracy_m, adcode, placement, edge_distance_m) ",
+    );
+    q.push_values(chunk, |mut row, (b, f)| {
+        row.push_bind(b.person_id)
+            .push_bind(b.device_id)
+            .push_bind(f.client_id.as_str())
+            .push_bind(f.at)
+            .push_bind(b.received_at)
+            .push_bind(f.lon)
+            .push_bind(f.lat)
+            .push_bind(f.crs.as_str())
+            .push_bind(f.wgs.0)
+            .push_bind(f.wgs.1)
+            .push_bind(f.accuracy_m)
+            .push_bind(f.adcode.as_deref())
+            .push_bind(placement(f.placement))
+            .push_bind(f.edge_distance_m);
+    });
+    q.push(" ON CONFLICT (person_id, at, client_id) DO NOTHING");
+    if returning {
+        q.push(" RETURNING person_id, client_id, at");
+    }
+    q
 }
 
 /// Sorts the fixes that were not inserted into retries (same content as stored) and conflicts
@@ -85,12 +106,8 @@ async fn classify_others(
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT client_id, at, lon, lat, crs, accuracy_m FROM fixes WHERE person_id = ",
             );
-            q.push_bind(person).push(" AND client_id IN (");
-            let mut ids = q.separated(", ");
-            for &(b, f) in chunk {
-                ids.push_bind(batches[b].fixes[f].client_id.clone());
-            }
-            q.push(")");
+            q.push_bind(person);
+            push_keys(&mut q, chunk.iter().map(|&(b, f)| &batches[b].fixes[f]).map(|f| (f.client_id.as_str(), f.at)));
             let rows: Vec<(String, DateTime<Utc>, f64, f64, String, f64)> =
                 q.build_query_as().fetch_all(&mut **tx).await?;
             for &(b, f) in chunk {
@@ -108,6 +125,25 @@ async fn classify_others(
         }
     }
     Ok(())
+}
+
+/// Pushes ` AND at IN (…) AND client_id IN (…)` for `keys`: the unique index (person, at,
+/// client id) finds them without reading the person's other fixes; callers match exact pairs.
+pub(super) fn push_keys<'k>(
+    q: &mut QueryBuilder<'_, Db>,
+    keys: impl Iterator<Item = (&'k str, DateTime<Utc>)> + Clone,
+) {
+    q.push(" AND at IN (");
+    let mut ats = q.separated(", ");
+    for (_, at) in keys.clone() {
+        ats.push_bind(at);
+    }
+    q.push(") AND client_id IN (");
+    let mut ids = q.separated(", ");
+    for (id, _) in keys {
+        ids.push_bind(id.to_owned());
+    }
+    q.push(")");
 }
 
 #[async_trait]
