@@ -4,9 +4,13 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Pool, Transaction};
+use sqlx::{FromRow, Pool, Transaction};
 
+use chrono::{DateTime, Utc};
+
+use crate::checkin::{Batch, Fix};
 use crate::Result;
+use fixes::Key;
 
 pub type Db = sqlx::Postgres;
 
@@ -37,6 +41,46 @@ impl Backend {
         let mut tx = self.write.begin().await?;
         sqlx::query("SET LOCAL lock_timeout = '10s'").execute(&mut *tx).await?;
         Ok(tx)
+    }
+}
+
+/// Inserts `chunk` from one array per column (`UNNEST`): a short statement prepared once, with
+/// binary arrays, instead of thousands of parameters to parse; skips stored keys; answers how
+/// many rows went in and, with `returning`, their keys. Rows go in the chunk's order.
+async fn insert_fixes(
+    conn: &mut sqlx::PgConnection,
+    chunk: &[(&Batch, &Fix)],
+    returning: bool,
+) -> Result<(usize, Vec<Key>)> {
+    const INSERT: &str =
+        "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, \
+         wgs_lat, accuracy_m, adcode, placement, edge_distance_m) SELECT * FROM UNNEST($1::int8[], $2::int8[], \
+         $3::text[], $4::timestamptz[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[], $9::float8[], \
+         $10::float8[], $11::float8[], $12::text[], $13::text[], $14::float8[]) \
+         ON CONFLICT (person_id, at, client_id) DO NOTHING";
+    let column = |f: &dyn Fn(&(&Batch, &Fix)) -> f64| chunk.iter().map(f).collect::<Vec<f64>>();
+    let sql = if returning { format!("{INSERT} RETURNING person_id, client_id, at") } else { INSERT.to_owned() };
+    let q = sqlx::query(&sql)
+        .bind(chunk.iter().map(|(b, _)| b.person_id).collect::<Vec<i64>>())
+        .bind(chunk.iter().map(|(b, _)| b.device_id).collect::<Vec<i64>>())
+        .bind(chunk.iter().map(|(_, f)| f.client_id.clone()).collect::<Vec<String>>())
+        .bind(chunk.iter().map(|(_, f)| f.at).collect::<Vec<DateTime<Utc>>>())
+        .bind(chunk.iter().map(|(b, _)| b.received_at).collect::<Vec<DateTime<Utc>>>())
+        .bind(column(&|(_, f)| f.lon))
+        .bind(column(&|(_, f)| f.lat))
+        .bind(chunk.iter().map(|(_, f)| f.crs.as_str().to_owned()).collect::<Vec<String>>())
+        .bind(column(&|(_, f)| f.wgs.0))
+        .bind(column(&|(_, f)| f.wgs.1))
+        .bind(column(&|(_, f)| f.accuracy_m))
+        .bind(chunk.iter().map(|(_, f)| f.adcode.clone()).collect::<Vec<Option<String>>>())
+        .bind(chunk.iter().map(|(_, f)| fixes::placement(f.placement).to_owned()).collect::<Vec<String>>())
+        .bind(column(&|(_, f)| f.edge_distance_m));
+    if returning {
+        let rows = q.fetch_all(conn).await?;
+        let keys = rows.iter().map(Key::from_row).collect::<std::result::Result<Vec<Key>, _>>()?;
+        Ok((keys.len(), keys))
+    } else {
+        Ok((q.execute(conn).await?.rows_affected() as usize, Vec::new()))
     }
 }
 

@@ -5,9 +5,11 @@
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Transaction};
+use sqlx::{Pool, QueryBuilder, Transaction};
 
+use crate::checkin::{Batch, Fix};
 use crate::Result;
+use fixes::Key;
 
 pub type Db = sqlx::Sqlite;
 
@@ -51,6 +53,43 @@ impl Backend {
     /// command beside the server) makes this one wait instead of failing on a lock upgrade.
     async fn begin_write(&self) -> Result<Transaction<'static, Db>> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Inserts `chunk` with one multi-row statement, skipping stored keys; answers how many rows
+/// went in and, with `returning`, their keys.
+async fn insert_fixes(
+    conn: &mut sqlx::SqliteConnection,
+    chunk: &[(&Batch, &Fix)],
+    returning: bool,
+) -> Result<(usize, Vec<Key>)> {
+    let mut q = QueryBuilder::<Db>::new(
+        "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, wgs_lat, \
+         accuracy_m, adcode, placement, edge_distance_m) ",
+    );
+    q.push_values(chunk, |mut row, (b, f)| {
+        row.push_bind(b.person_id)
+            .push_bind(b.device_id)
+            .push_bind(f.client_id.as_str())
+            .push_bind(f.at)
+            .push_bind(b.received_at)
+            .push_bind(f.lon)
+            .push_bind(f.lat)
+            .push_bind(f.crs.as_str())
+            .push_bind(f.wgs.0)
+            .push_bind(f.wgs.1)
+            .push_bind(f.accuracy_m)
+            .push_bind(f.adcode.as_deref())
+            .push_bind(fixes::placement(f.placement))
+            .push_bind(f.edge_distance_m);
+    });
+    q.push(" ON CONFLICT (person_id, at, client_id) DO NOTHING");
+    if returning {
+        q.push(" RETURNING person_id, client_id, at");
+        let keys: Vec<Key> = q.build_query_as().fetch_all(conn).await?;
+        Ok((keys.len(), keys))
+    } else {
+        Ok((q.build().execute(conn).await?.rows_affected() as usize, Vec::new()))
     }
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Acquire, QueryBuilder, Transaction};
 
 use super::supervise::{supervise, tag_events};
-use super::{Backend, Db};
+use super::{insert_fixes, Backend, Db};
 use crate::checkin::{Batch, Fix, Stored};
 use crate::geofence::Placement;
 use crate::settings::Policy;
@@ -21,9 +21,10 @@ use crate::Result;
 /// 65,535); fewer, larger statements cost less than many small ones.
 const ROWS: usize = 2000;
 
-type Key = (i64, String, DateTime<Utc>);
+/// A fix's identity: person, the device's id for it, position time.
+pub(super) type Key = (i64, String, DateTime<Utc>);
 
-fn placement(p: Placement) -> &'static str {
+pub(super) fn placement(p: Placement) -> &'static str {
     match p {
         Placement::Inside => "inside",
         Placement::Uncertain => "uncertain",
@@ -47,46 +48,16 @@ async fn insert_all(tx: &mut Transaction<'_, Db>, batches: &[Batch]) -> Result<H
     let mut inserted = HashSet::new();
     for chunk in rows.chunks(ROWS) {
         let mut attempt = tx.begin().await?;
-        let stored = insert(chunk, false).build().execute(&mut *attempt).await?.rows_affected();
-        if stored == chunk.len() as u64 {
+        let (stored, _) = insert_fixes(&mut attempt, chunk, false).await?;
+        if stored == chunk.len() {
             attempt.commit().await?;
             inserted.extend(chunk.iter().map(|(b, f)| (b.person_id, f.client_id.clone(), f.at)));
         } else {
             attempt.rollback().await?;
-            let keys: Vec<Key> = insert(chunk, true).build_query_as().fetch_all(&mut **tx).await?;
-            inserted.extend(keys);
+            inserted.extend(insert_fixes(tx, chunk, true).await?.1);
         }
     }
     Ok(inserted)
-}
-
-/// The multi-row insert of `chunk`, skipping stored keys, optionally returning the new ones.
-fn insert<'a>(chunk: &'a [(&Batch, &Fix)], returning: bool) -> QueryBuilder<'a, Db> {
-    let mut q = QueryBuilder::<Db>::new(
-        "INSERT INTO fixes (person_id, device_id, client_id, at, received_at, lon, lat, crs, wgs_lon, wgs_lat, \
-         accuracy_m, adcode, placement, edge_distance_m) ",
-    );
-    q.push_values(chunk, |mut row, (b, f)| {
-        row.push_bind(b.person_id)
-            .push_bind(b.device_id)
-            .push_bind(f.client_id.as_str())
-            .push_bind(f.at)
-            .push_bind(b.received_at)
-            .push_bind(f.lon)
-            .push_bind(f.lat)
-            .push_bind(f.crs.as_str())
-            .push_bind(f.wgs.0)
-            .push_bind(f.wgs.1)
-            .push_bind(f.accuracy_m)
-            .push_bind(f.adcode.as_deref())
-            .push_bind(placement(f.placement))
-            .push_bind(f.edge_distance_m);
-    });
-    q.push(" ON CONFLICT (person_id, at, client_id) DO NOTHING");
-    if returning {
-        q.push(" RETURNING person_id, client_id, at");
-    }
-    q
 }
 
 /// Sorts the fixes that were not inserted into retries (same content as stored) and conflicts
