@@ -110,6 +110,17 @@ pub trait ZoneStore {
     /// A person's zones for the engine, unscoped: only for the person's own device's fixes and
     /// the supervision jobs, never for an answer to a user.
     async fn person_zones(&self, person_id: i64) -> Result<Vec<Zone>>;
+    /// Zones not yet judged against their person's last position and now in force, by person.
+    async fn zones_coming_into_force(&self, now: DateTime<Utc>) -> Result<Vec<(i64, Vec<i64>)>>;
+    /// Marks `zones` as judged and, with `entry`, raises `exclusion_zone_entry` unless one runs.
+    async fn record_rejudged_zones(
+        &self,
+        person_id: i64,
+        zones: &[i64],
+        entry: Option<&Evidence>,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<bool>;
 }
 
 /// Position fixes.
@@ -118,6 +129,8 @@ pub trait FixStore {
     /// Stores uploads in one transaction (one sync), with everything the new fixes caused
     /// (state, alerts, events); answers per upload, in order.
     async fn store_fixes(&self, batches: &[Batch], policy: &Policy) -> Result<Vec<Stored>>;
+    /// The person's newest fix, in WGS-84 (for the engine only, never for an answer).
+    async fn last_position(&self, person_id: i64) -> Result<Option<LastPosition>>;
 }
 
 /// Alerts, scoped like the persons they are about.
@@ -237,19 +250,6 @@ pub trait JobStore {
     ) -> Result<usize>;
     /// Marks open alerts past their acknowledgement deadline, each an event.
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize>;
-    /// Zones not yet judged against their person's last position and now in force, by person.
-    async fn zones_coming_into_force(&self, now: DateTime<Utc>) -> Result<Vec<(i64, Vec<i64>)>>;
-    /// The person's newest fix, in WGS-84 (for the engine only, never for an answer).
-    async fn last_position(&self, person_id: i64) -> Result<Option<LastPosition>>;
-    /// Marks `zones` as judged and, with `entry`, raises `exclusion_zone_entry` unless one runs.
-    async fn record_rejudged_zones(
-        &self,
-        person_id: i64,
-        zones: &[i64],
-        entry: Option<&Evidence>,
-        now: DateTime<Utc>,
-        policy: &Policy,
-    ) -> Result<bool>;
     /// Deletes the fixes of persons whose supervision ended before `ended_before`, except alert
     /// evidence.
     async fn purge_fixes(&self, ended_before: NaiveDate, now: DateTime<Utc>) -> Result<usize>;

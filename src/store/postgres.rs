@@ -96,6 +96,8 @@ mod casework;
 mod common;
 #[path = "sql/devices.rs"]
 mod devices;
+#[path = "sql/episodes.rs"]
+mod episodes;
 #[path = "sql/fixes.rs"]
 mod fixes;
 #[path = "sql/jobs.rs"]
@@ -106,6 +108,8 @@ mod log;
 mod monitoring;
 #[path = "sql/supervise.rs"]
 mod supervise;
+#[path = "sql/tags.rs"]
+mod tags;
 #[path = "sql/track.rs"]
 mod track;
 #[path = "sql/zones.rs"]

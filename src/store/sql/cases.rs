@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::alerts::end_episode;
 use super::common::{push_scope, remember, replayed, require_writer, resource_id};
+use super::episodes::end_episode;
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceActor};

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder};
 
-use super::alerts::end_episode;
 use super::common::{prefixed, push_scope, writable_person};
+use super::episodes::end_episode;
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceActor};

@@ -7,14 +7,15 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Acquire, QueryBuilder, Transaction};
+use sqlx::{Acquire, FromRow, QueryBuilder, Transaction};
 
-use super::supervise::{supervise, tag_events};
+use super::supervise::supervise;
+use super::tags::tag_events;
 use super::{insert_fixes, Backend, Db};
 use crate::checkin::{Batch, Fix, Stored};
 use crate::geofence::Placement;
 use crate::settings::Policy;
-use crate::store::FixStore;
+use crate::store::{FixStore, LastPosition};
 use crate::Result;
 
 /// Rows per INSERT: 14 parameters each stays below SQLite's limit of 32,766 (PostgreSQL's is
@@ -117,6 +118,16 @@ pub(super) fn push_keys<'k>(
     q.push(")");
 }
 
+#[derive(FromRow)]
+struct Position {
+    client_id: String,
+    at: DateTime<Utc>,
+    wgs_lon: f64,
+    wgs_lat: f64,
+    accuracy_m: f64,
+    adcode: Option<String>,
+}
+
 #[async_trait]
 impl FixStore for Backend {
     async fn store_fixes(&self, batches: &[Batch], policy: &Policy) -> Result<Vec<Stored>> {
@@ -147,5 +158,23 @@ impl FixStore for Backend {
         }
         tx.commit().await?;
         Ok(results)
+    }
+
+    async fn last_position(&self, person_id: i64) -> Result<Option<LastPosition>> {
+        let row: Option<Position> = sqlx::query_as(
+            "SELECT client_id, at, wgs_lon, wgs_lat, accuracy_m, adcode FROM fixes WHERE person_id = $1 \
+             ORDER BY at DESC LIMIT 1",
+        )
+        .bind(person_id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|r| LastPosition {
+            id: r.client_id,
+            at: r.at,
+            lon: r.wgs_lon,
+            lat: r.wgs_lat,
+            accuracy_m: r.accuracy_m,
+            adcode: r.adcode,
+        }))
     }
 }

@@ -5,15 +5,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 
-use super::alerts::{open_alert, NewAlert};
+use super::episodes::{open_alert, NewAlert};
 use super::log::append;
-use super::{Backend, Db};
+use super::Backend;
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::Category;
 use crate::settings::Policy;
-use crate::store::{JobStore, LastPosition};
+use crate::store::JobStore;
 use crate::supervision::{AlertKind, Evidence};
 use crate::{Error, Result};
 
@@ -46,96 +46,8 @@ struct Unregistered {
     registration_due_on: NaiveDate,
 }
 
-fn alert<'a>(
-    person_id: i64,
-    county: &'a str,
-    kind: AlertKind,
-    at: DateTime<Utc>,
-    evidence: &'a Evidence,
-) -> NewAlert<'a> {
-    NewAlert { person_id, county, kind, opened_at: at, ended_at: None, retrospective: false, evidence, actor: "system" }
-}
-
-#[derive(FromRow)]
-struct Position {
-    client_id: String,
-    at: DateTime<Utc>,
-    wgs_lon: f64,
-    wgs_lat: f64,
-    accuracy_m: f64,
-    adcode: Option<String>,
-}
-
 #[async_trait]
 impl JobStore for Backend {
-    async fn zones_coming_into_force(&self, now: DateTime<Utc>) -> Result<Vec<(i64, Vec<i64>)>> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT z.person_id, z.id FROM zones z JOIN persons p ON p.id = z.person_id WHERE z.rejudged = $1 \
-             AND (z.valid_from IS NULL OR z.valid_from <= $2) AND p.ended_on IS NULL ORDER BY z.person_id, z.id LIMIT $3",
-        )
-        .bind(false)
-        .bind(now)
-        .bind(PAGE)
-        .fetch_all(&self.read)
-        .await?;
-        let mut persons: Vec<(i64, Vec<i64>)> = Vec::new();
-        for (person, zone) in rows {
-            match persons.last_mut() {
-                Some((p, zones)) if *p == person => zones.push(zone),
-                _ => persons.push((person, vec![zone])),
-            }
-        }
-        Ok(persons)
-    }
-
-    async fn last_position(&self, person_id: i64) -> Result<Option<LastPosition>> {
-        let row: Option<Position> = sqlx::query_as(
-            "SELECT client_id, at, wgs_lon, wgs_lat, accuracy_m, adcode FROM fixes WHERE person_id = $1 \
-             ORDER BY at DESC LIMIT 1",
-        )
-        .bind(person_id)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row.map(|r| LastPosition {
-            id: r.client_id,
-            at: r.at,
-            lon: r.wgs_lon,
-            lat: r.wgs_lat,
-            accuracy_m: r.accuracy_m,
-            adcode: r.adcode,
-        }))
-    }
-
-    async fn record_rejudged_zones(
-        &self,
-        person_id: i64,
-        zones: &[i64],
-        entry: Option<&Evidence>,
-        now: DateTime<Utc>,
-        policy: &Policy,
-    ) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let mut q = QueryBuilder::<Db>::new("UPDATE zones SET rejudged = ");
-        q.push_bind(true).push(" WHERE rejudged = ").push_bind(false).push(" AND id IN (");
-        let mut ids = q.separated(", ");
-        for z in zones {
-            ids.push_bind(*z);
-        }
-        q.push(")");
-        let marked = q.build().execute(&mut *tx).await?.rows_affected();
-        let mut raised = false;
-        if let (Some(evidence), true) = (entry, marked > 0) {
-            let county: String = sqlx::query_scalar("SELECT county FROM persons WHERE id = $1")
-                .bind(person_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let new = alert(person_id, &county, AlertKind::ExclusionZoneEntry, now, evidence);
-            raised = open_alert(&mut tx, &new, now, policy).await?.is_some();
-        }
-        tx.commit().await?;
-        Ok(raised)
-    }
-
     async fn take_lease(&self, job: &str, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -188,7 +100,7 @@ impl JobStore for Backend {
                     detail: Some(format!("no fix from the {} since the time given", s.kind)),
                     ..Evidence::default()
                 };
-                let new = alert(s.person_id, &s.county, AlertKind::LostContact, s.since, &evidence);
+                let new = NewAlert::system(s.person_id, &s.county, AlertKind::LostContact, s.since, &evidence);
                 if open_alert(&mut tx, &new, now, policy).await?.is_some() {
                     raised += 1;
                     sqlx::query("UPDATE persons SET state = 'lost' WHERE id = $1")
@@ -227,7 +139,7 @@ impl JobStore for Backend {
                 let evidence =
                     Evidence { checkin_request_id: Some(r.id), since: Some(r.requested_at), ..Evidence::default() };
                 // Another unanswered request while one episode runs is kept on the request itself.
-                let new = alert(r.person_id, &r.county, AlertKind::MissedCheckin, r.deadline, &evidence);
+                let new = NewAlert::system(r.person_id, &r.county, AlertKind::MissedCheckin, r.deadline, &evidence);
                 raised += usize::from(open_alert(&mut tx, &new, now, policy).await?.is_some());
             }
             tx.commit().await?;
@@ -276,7 +188,7 @@ impl JobStore for Backend {
                     .map(|t| t.with_timezone(&Utc))
                     .ok_or_else(|| Error::Internal(anyhow::anyhow!("no local midnight on {first_late_day}")))?;
                 let evidence = Evidence { since: Some(since), detail: Some(detail), ..Evidence::default() };
-                let new = alert(p.id, &p.county, AlertKind::MissedRegistration, since, &evidence);
+                let new = NewAlert::system(p.id, &p.county, AlertKind::MissedRegistration, since, &evidence);
                 raised += usize::from(open_alert(&mut tx, &new, now, policy).await?.is_some());
             }
             tx.commit().await?;

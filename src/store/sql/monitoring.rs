@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::alerts::{end_episode, open_alert, NewAlert};
 use super::common::{prefixed, push_scope, unique_violation};
+use super::episodes::{end_episode, open_alert, NewAlert};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, Role};

@@ -6,12 +6,15 @@ use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
 use super::common::{push_scope, remember, replayed, resource_id, writable_person};
+use super::episodes::{open_alert, NewAlert};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::Actor;
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::{Zone, ZoneRequest};
+use crate::settings::Policy;
 use crate::store::{Enrolled, IdempotencyKey, ZoneStore};
+use crate::supervision::{AlertKind, Evidence};
 use crate::{Error, Result};
 
 const ZONE_SELECT: &str = "SELECT z.id, z.person_id, z.name, z.basis, z.geometry, z.crs, z.radius_m, z.valid_from, \
@@ -135,5 +138,55 @@ impl ZoneStore for Backend {
             .fetch_all(&self.read)
             .await?;
         rows.into_iter().map(Zone::try_from).collect()
+    }
+
+    async fn zones_coming_into_force(&self, now: DateTime<Utc>) -> Result<Vec<(i64, Vec<i64>)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT z.person_id, z.id FROM zones z JOIN persons p ON p.id = z.person_id WHERE z.rejudged = $1 \
+             AND (z.valid_from IS NULL OR z.valid_from <= $2) AND p.ended_on IS NULL ORDER BY z.person_id, z.id LIMIT $3",
+        )
+        .bind(false)
+        .bind(now)
+        .bind(500)
+        .fetch_all(&self.read)
+        .await?;
+        let mut persons: Vec<(i64, Vec<i64>)> = Vec::new();
+        for (person, zone) in rows {
+            match persons.last_mut() {
+                Some((p, zones)) if *p == person => zones.push(zone),
+                _ => persons.push((person, vec![zone])),
+            }
+        }
+        Ok(persons)
+    }
+
+    async fn record_rejudged_zones(
+        &self,
+        person_id: i64,
+        zones: &[i64],
+        entry: Option<&Evidence>,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let mut q = QueryBuilder::<Db>::new("UPDATE zones SET rejudged = ");
+        q.push_bind(true).push(" WHERE rejudged = ").push_bind(false).push(" AND id IN (");
+        let mut ids = q.separated(", ");
+        for z in zones {
+            ids.push_bind(*z);
+        }
+        q.push(")");
+        let marked = q.build().execute(&mut *tx).await?.rows_affected();
+        let mut raised = false;
+        if let (Some(evidence), true) = (entry, marked > 0) {
+            let county: String = sqlx::query_scalar("SELECT county FROM persons WHERE id = $1")
+                .bind(person_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let new = NewAlert::system(person_id, &county, AlertKind::ExclusionZoneEntry, now, evidence);
+            raised = open_alert(&mut tx, &new, now, policy).await?.is_some();
+        }
+        tx.commit().await?;
+        Ok(raised)
     }
 }
