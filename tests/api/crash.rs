@@ -11,25 +11,35 @@ use serde_json::{json, Value};
 
 const PASSWORD: &str = "a long enough passphrase";
 
-fn command(data_dir: &std::path::Path) -> Command {
+/// Where the killed service keeps its data.
+struct Target<'a> {
+    data_dir: &'a std::path::Path,
+    /// A PostgreSQL database; the embedded SQLite one when absent.
+    postgres: Option<&'a str>,
+}
+
+fn command(target: &Target) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_liandong"));
-    c.env("LIANDONG_DATA_DIR", data_dir)
+    c.env("LIANDONG_DATA_DIR", target.data_dir)
         .env("LIANDONG_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .env_remove("LIANDONG_DATABASE_URL")
         .env_remove("LIANDONG_CONFIG");
+    if let Some(url) = target.postgres {
+        c.env("LIANDONG_DATABASE_URL", url);
+    }
     c
 }
 
-fn admin(data_dir: &std::path::Path, args: &[&str], stdin: &str) {
-    let mut child = command(data_dir).args(args).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+fn admin(target: &Target, args: &[&str], stdin: &str) {
+    let mut child = command(target).args(args).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success(), "liandong {args:?}");
 }
 
 /// Starts `liandong serve` and answers the process and its base URL.
-fn serve(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = command(data_dir).arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+fn serve(target: &Target) -> (Child, String) {
+    let mut child = command(target).arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().expect("the service says where it listens").unwrap();
     let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect(&first).to_owned();
@@ -50,16 +60,59 @@ async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: Va
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_service_loses_no_acknowledged_fix() {
+async fn a_killed_service_loses_no_acknowledged_fix_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    admin(d, &["office", "add", "--id", "ja", "--county", "420102", "--name", "大智街司法所"], "");
+    let target = Target { data_dir: dir.path(), postgres: None };
+    let acknowledged = kill_under_load(&target).await;
+    let url = format!("sqlite://{}/liandong.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT client_id FROM fixes").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    assert_none_lost(&acknowledged, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_service_loses_no_acknowledged_fix_postgres() {
+    let Some(url) = std::env::var("LIANDONG_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: set LIANDONG_TEST_POSTGRES_URL to run this test against PostgreSQL");
+        return;
+    };
+    // A database of its own: the service runs its migrations into it.
+    let name = format!("liandong_crash_{}", std::process::id());
+    let admin_pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin_pool).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await.unwrap();
+    let db_url = match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("LIANDONG_TEST_POSTGRES_URL names no database"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let acknowledged = kill_under_load(&Target { data_dir: dir.path(), postgres: Some(&db_url) }).await;
+    let pool = sqlx::PgPool::connect(&db_url).await.unwrap();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT client_id FROM fixes").fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin_pool).await.unwrap();
+    admin_pool.close().await;
+    assert_none_lost(&acknowledged, stored);
+}
+
+fn assert_none_lost(acknowledged: &HashSet<String>, stored: Vec<String>) {
+    let stored: HashSet<String> = stored.into_iter().collect();
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(lost.is_empty(), "{} acknowledged fixes lost, e.g. {:?}", lost.len(), lost.first());
+}
+
+/// Sets up an officer, a person and a phone, starts uploading from 16 phones' worth of clients,
+/// kills the service with SIGKILL, and answers the fix ids it had acknowledged. Checks that the
+/// oversight log still verifies.
+async fn kill_under_load(target: &Target<'_>) -> HashSet<String> {
+    admin(target, &["office", "add", "--id", "ja", "--county", "420102", "--name", "大智街司法所"], "");
     admin(
-        d,
+        target,
         &["user", "add", "--username", "officer", "--role", "county_officer", "--scope", "420102"],
         &format!("{PASSWORD}\n"),
     );
-    let (mut server, base) = serve(d);
+    let (mut server, base) = serve(target);
     let client = reqwest::Client::new();
     let (_, login) =
         post(&client, &format!("{base}/api/v1/auth/login"), None, json!({"username": "officer", "password": PASSWORD}))
@@ -106,14 +159,7 @@ async fn a_killed_service_loses_no_acknowledged_fix() {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() > 50, "the service took uploads before it was killed: {}", acknowledged.len());
 
-    let url = format!("sqlite://{}/liandong.db", d.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let stored: HashSet<String> =
-        sqlx::query_scalar("SELECT client_id FROM fixes").fetch_all(&pool).await.unwrap().into_iter().collect();
-    pool.close().await;
-    let lost: Vec<_> = acknowledged.difference(&stored).collect();
-    assert!(lost.is_empty(), "{} acknowledged fixes lost, e.g. {:?}", lost.len(), lost.first());
-
-    let verify = command(d).args(["oversight", "verify"]).output().unwrap();
+    let verify = command(target).args(["oversight", "verify"]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    acknowledged
 }
