@@ -77,6 +77,7 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
     if report != Report::default() {
         tracing::info!(?report, "scheduled jobs");
     }
+    metrics::counter!("scheduler_runs_total").increment(1);
     Ok(Some(report))
 }
 

@@ -68,9 +68,16 @@ async fn run(store: Arc<dyn Store>, policy: Arc<Policy>, mut jobs: mpsc::Receive
         }
         // In a task of its own, so that a panic fails this group, not the writer.
         let (store, policy) = (store.clone(), policy.clone());
+        let started = std::time::Instant::now();
         let outcome = tokio::spawn(async move { store.store_fixes(&batches, &policy).await }).await;
+        metrics::histogram!("checkin_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("checkin_group_uploads").record(replies.len() as f64);
         match outcome {
             Ok(Ok(results)) => {
+                let (accepted, duplicates) =
+                    results.iter().fold((0, 0), |(a, d), s| (a + s.accepted, d + s.duplicates));
+                metrics::counter!("fixes_stored_total").increment(accepted as u64);
+                metrics::counter!("fixes_duplicate_total").increment(duplicates as u64);
                 for (reply, stored) in replies.into_iter().zip(results) {
                     let _ = reply.send(Ok(stored));
                 }

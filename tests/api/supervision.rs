@@ -109,6 +109,10 @@ async fn dwelling_in_xiaogan_raises_one_absence_alert_with_evidence(t: &TestApp)
     assert!(found[0]["episode_ended_at"].is_string());
     let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'alert.%' ORDER BY seq").await;
     assert_eq!(kinds, ["alert.opened", "alert.episode_ended"]);
+    // Operators see the loop on /metrics (the registry is shared by every test of the process).
+    let metrics = t.call(axum::http::Method::GET, "/metrics", None, None).await;
+    let text = metrics.body.as_str().unwrap();
+    assert!(text.contains("fixes_stored_total") && text.contains(r#"alerts_opened_total{kind="unapproved_absence"}"#));
 }
 
 /// A point `metres` beyond the edge of Wuhan on the way to Xiaogan, found with the engine.

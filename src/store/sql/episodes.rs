@@ -82,6 +82,8 @@ pub(super) async fn open_alert(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(id) = id else { return Ok(None) };
+    // Counted before the commit: a rolled-back group is rare and retried.
+    metrics::counter!("alerts_opened_total", "kind" => new.kind.as_str()).increment(1);
     keep_evidence(tx, new.person_id, new.evidence).await?;
     let data = json!({
         "alert_id": id,
