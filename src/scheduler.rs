@@ -54,31 +54,45 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
     let policy = &app.settings.policy;
     let today = app.today();
     let retention_start = today.checked_sub_days(Days::new(policy.fix_retention_days.into())).unwrap_or(today);
-    let (expiring_orders, expired_orders) = app.store.watch_monitoring_orders(now, policy).await?;
+    let (expiring_orders, expired_orders) =
+        run("monitoring orders", app.store.watch_monitoring_orders(now, policy).await);
     let spot_checks = if policy.spot_checks_per_week == 0 {
         0
     } else {
         let deadline = now + chrono::Duration::minutes(policy.checkin_answer_minutes.into());
         let (tz, per_week) = (app.tz, policy.spot_checks_per_week);
         let next = move || next_spot_check(now, tz, per_week, random_u64());
-        app.store.run_spot_checks(now, deadline, &next).await?
+        run("spot checks", app.store.run_spot_checks(now, deadline, &next).await)
     };
     let report = Report {
         spot_checks,
-        zone_entries: rejudge_zones(app).await?,
+        zone_entries: run("zones", rejudge_zones(app).await),
         expiring_orders,
         expired_orders,
-        lost_contact: app.store.raise_lost_contact(now, policy).await?,
-        missed_checkins: app.store.raise_missed_checkins(now, policy).await?,
-        missed_registrations: app.store.raise_missed_registrations(today, app.tz, now, policy).await?,
-        missed_acknowledgements: app.store.mark_missed_acknowledgements(now).await?,
-        purged_fixes: app.store.purge_fixes(retention_start, now).await?,
+        lost_contact: run("lost contact", app.store.raise_lost_contact(now, policy).await),
+        missed_checkins: run("missed check-ins", app.store.raise_missed_checkins(now, policy).await),
+        missed_registrations: run(
+            "missed registrations",
+            app.store.raise_missed_registrations(today, app.tz, now, policy).await,
+        ),
+        missed_acknowledgements: run("acknowledgements", app.store.mark_missed_acknowledgements(now).await),
+        purged_fixes: run("retention purge", app.store.purge_fixes(retention_start, now).await),
     };
     if report != Report::default() {
         tracing::info!(?report, "scheduled jobs");
     }
     metrics::counter!("scheduler_runs_total").increment(1);
     Ok(Some(report))
+}
+
+/// One job's outcome: a failing job is logged and retried at the next run; it never keeps the
+/// others from running (nothing it half-did was committed).
+fn run<T: Default>(job: &'static str, outcome: Result<T>) -> T {
+    outcome.unwrap_or_else(|e| {
+        tracing::error!(job, error = %e, "scheduled job failed");
+        metrics::counter!("scheduler_job_failures_total", "job" => job).increment(1);
+        T::default()
+    })
 }
 
 /// Judges each zone that came into force against its person's last position: a person who does

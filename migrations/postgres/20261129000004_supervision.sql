@@ -73,10 +73,13 @@ CREATE TABLE checkin_requests (
     requested_by  BIGINT REFERENCES users (id),
     answered_at   TIMESTAMPTZ,
     answer_fix    TEXT,
-    missed_at     TIMESTAMPTZ
+    missed_at     TIMESTAMPTZ,
+    -- Supervision ended before the request was answered.
+    cancelled_at  TIMESTAMPTZ
 );
 CREATE INDEX checkin_requests_person ON checkin_requests (person_id, id);
-CREATE INDEX checkin_requests_pending ON checkin_requests (deadline) WHERE answered_at IS NULL AND missed_at IS NULL;
+CREATE INDEX checkin_requests_pending ON checkin_requests (deadline)
+    WHERE answered_at IS NULL AND missed_at IS NULL AND cancelled_at IS NULL;
 
 -- Tamper, strap and battery events from tags, once per (device, client id, time).
 CREATE TABLE device_events (

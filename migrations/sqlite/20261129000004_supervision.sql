@@ -94,10 +94,13 @@ CREATE TABLE checkin_requests (
     requested_by  INTEGER REFERENCES users (id),
     answered_at   TEXT,
     answer_fix    TEXT,
-    missed_at     TEXT
+    missed_at     TEXT,
+    -- Supervision ended before the request was answered.
+    cancelled_at  TEXT
 );
 CREATE INDEX checkin_requests_person ON checkin_requests (person_id, id);
-CREATE INDEX checkin_requests_pending ON checkin_requests (deadline) WHERE answered_at IS NULL AND missed_at IS NULL;
+CREATE INDEX checkin_requests_pending ON checkin_requests (deadline)
+    WHERE answered_at IS NULL AND missed_at IS NULL AND cancelled_at IS NULL;
 
 -- Tamper, strap and battery events from tags, once per (device, client id, time).
 CREATE TABLE device_events (

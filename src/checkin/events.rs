@@ -22,6 +22,14 @@ text_enum! {
 }
 
 impl TagEventKind {
+    /// The event that ends an episode of `kind`.
+    pub fn closing(kind: AlertKind) -> TagEventKind {
+        match kind {
+            AlertKind::LowBattery => TagEventKind::BatteryOk,
+            _ => TagEventKind::StrapClosed,
+        }
+    }
+
     /// The alert this event starts (`true`) or ends (`false`) an episode of.
     pub fn episode(self) -> (AlertKind, bool) {
         match self {

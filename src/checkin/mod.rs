@@ -152,6 +152,8 @@ pub struct Stored {
     /// Tag events stored, and recognised as retries.
     pub events_accepted: usize,
     pub events_duplicates: usize,
+    /// Tag events whose id and time were already stored with other content.
+    pub event_conflicts: Vec<usize>,
     /// The person's state after the new fixes (none when nothing new was judged).
     pub state: Option<SupervisionState>,
 }

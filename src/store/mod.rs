@@ -178,8 +178,9 @@ pub trait CaseworkStore {
         actor: &Actor,
         person_id: i64,
         sanction: &SanctionRequest,
+        idem: Option<&IdempotencyKey>,
         at: DateTime<Utc>,
-    ) -> Result<Sanction>;
+    ) -> Result<Enrolled<Sanction>>;
     async fn sanctions(&self, actor: &Actor, person_id: i64) -> Result<Vec<Sanction>>;
     /// The person's periods without any fix, newest first (at most 100).
     async fn silent_periods(&self, actor: &Actor, person_id: i64) -> Result<Vec<SilentPeriod>>;

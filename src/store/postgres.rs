@@ -14,8 +14,15 @@ use fixes::Key;
 
 pub type Db = sqlx::Postgres;
 
-/// Row locks on the persons (`p`) a group of check-ins updates, taken in the read's order.
-const FOR_UPDATE: &str = " FOR UPDATE OF p";
+/// Row locks on persons (`p`) before a write. Every transaction that changes a person's alerts
+/// locks the person first (the check-in writer all its persons, in id order), then alerts, and
+/// appends to the oversight log last: one order everywhere, so no two transactions wait on each
+/// other in a circle. `NO KEY` does not conflict with the key-share locks of foreign keys.
+const FOR_UPDATE: &str = " FOR NO KEY UPDATE OF p";
+/// The scheduler's jobs lock the persons they act on without waiting: a person being written
+/// right now is taken up at the next run, and a job never holds one lock while waiting for
+/// another.
+const FOR_UPDATE_SKIP_LOCKED: &str = " FOR NO KEY UPDATE OF p SKIP LOCKED";
 
 pub struct Backend {
     read: Pool<Db>,

@@ -13,8 +13,10 @@ use fixes::Key;
 
 pub type Db = sqlx::Sqlite;
 
-/// Row locks for a read that precedes a write: none needed, the writer holds the database lock.
+/// Row locks on persons (`p`) before a write: none needed, each writer holds the database lock.
 const FOR_UPDATE: &str = "";
+/// The same for the scheduler's jobs.
+const FOR_UPDATE_SKIP_LOCKED: &str = "";
 
 pub struct Backend {
     read: Pool<Db>,

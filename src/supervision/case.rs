@@ -18,6 +18,8 @@ pub struct CheckinRequest {
     pub answer_fix: Option<String>,
     /// When the deadline passed unanswered.
     pub missed_at: Option<DateTime<Utc>>,
+    /// When supervision ended with the request unanswered.
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 /// A sanction an officer imposed or proposed.

@@ -123,6 +123,9 @@ impl Observation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutsideRun {
     pub since: Option<DateTime<Utc>>,
+    /// The newest fix of the run.
+    #[serde(default)]
+    pub last: Option<DateTime<Utc>>,
     pub fixes: u32,
     pub evidence: Vec<EvidenceFix>,
 }
@@ -151,7 +154,8 @@ pub enum Effect {
     Join { kind: AlertKind, evidence: Evidence },
     /// The running episode ended.
     End { kind: AlertKind, at: DateTime<Utc> },
-    /// Late fixes (older than the newest judged) that confirm an absence on their own: an
-    /// alert unless one already covers the time, or the absence ran on into the current episode.
-    Past { from: DateTime<Utc>, until: DateTime<Utc>, evidence: Evidence },
+    /// Late fixes (older than the newest judged) that prove an absence or a zone entry on their
+    /// own: an alert unless one of the kind already covers the time, or the episode ran on into
+    /// the current one.
+    Past { kind: AlertKind, from: DateTime<Utc>, until: DateTime<Utc>, evidence: Evidence },
 }

@@ -63,9 +63,7 @@ impl Machine<'_> {
         self.tracking.last_fix_at = Some(o.at);
         // Any fix is contact again; lost contact ends when the silent device speaks.
         self.end(AlertKind::MissedCheckin, o.at);
-        if self.open.get(&AlertKind::LostContact).is_some_and(|e| e.device_id.is_none_or(|d| d == o.device_id)) {
-            self.end(AlertKind::LostContact, o.at);
-        }
+        self.contact(o);
         let state = self.tracking.state;
         match o.placement {
             Placement::Inside => {
@@ -84,6 +82,18 @@ impl Machine<'_> {
         self.zones(o);
     }
 
+    /// Lost contact ends when the silent device reports a fix from after its silence began, even
+    /// one older than another device's newest (a tag uploading what it buffered).
+    fn contact(&mut self, o: &Observation) {
+        let silent = self
+            .open
+            .get(&AlertKind::LostContact)
+            .is_some_and(|e| e.device_id.is_none_or(|d| d == o.device_id) && e.since.is_none_or(|since| o.at > since));
+        if silent {
+            self.end(AlertKind::LostContact, o.at);
+        }
+    }
+
     fn outside(&mut self, o: &Observation) {
         if let Some(evidence) = self.open.get(&AlertKind::UnapprovedAbsence) {
             self.tracking.state = Some(SupervisionState::Absent);
@@ -93,7 +103,12 @@ impl Machine<'_> {
             return;
         }
         let run = &mut self.tracking.outside;
+        // Outside fixes far apart (hours of uncertain fixes between) are two runs, not one dwell.
+        if run.last.is_some_and(|last| o.at - last > run_gap(self.policy)) {
+            *run = OutsideRun::default();
+        }
         run.since.get_or_insert(o.at);
+        run.last = Some(o.at);
         run.fixes += 1;
         let new_place = !run.evidence.iter().any(|e| e.adcode == o.adcode);
         if run.evidence.len() < MAX_EVIDENCE_FIXES && (run.evidence.len() < 3 || new_place) {
@@ -103,8 +118,9 @@ impl Machine<'_> {
             let run = std::mem::take(&mut self.tracking.outside);
             self.tracking.state = Some(SupervisionState::Absent);
             let evidence = Evidence { fixes: run.evidence, since: run.since, ..Evidence::default() };
+            // Confirmed now, but the episode began with the first fix outside.
             let retrospective = self.retrospective(o.at);
-            self.open(AlertKind::UnapprovedAbsence, o.at, retrospective, evidence);
+            self.open(AlertKind::UnapprovedAbsence, run.since.unwrap_or(o.at), retrospective, evidence);
         } else {
             self.tracking.state = Some(SupervisionState::Suspected);
         }
@@ -113,8 +129,12 @@ impl Machine<'_> {
     fn zones(&mut self, o: &Observation) {
         let inside: Vec<i64> = o.zones.iter().filter(|h| h.placement == Placement::Inside).map(|h| h.zone_id).collect();
         if inside.is_empty() {
-            // Near a zone's edge is neither entry nor exit.
-            if o.zones.is_empty() {
+            // Near the edge of a zone the episode is about is neither entry nor exit.
+            let near_entered = self
+                .open
+                .get(&AlertKind::ExclusionZoneEntry)
+                .is_some_and(|e| o.zones.iter().any(|h| e.zones.contains(&h.zone_id)));
+            if !near_entered {
                 self.end(AlertKind::ExclusionZoneEntry, o.at);
             }
             return;
@@ -137,37 +157,57 @@ impl Machine<'_> {
         }
     }
 
-    /// Runs of late fixes outside that confirm an absence on their own.
+    /// Late fixes: lost contact ends if the silent device is back; runs of fixes outside that
+    /// confirm an absence on their own, and runs inside a zone, are offered as past episodes.
     fn late(&mut self, late: &[&Observation]) {
-        let mut run = OutsideRun::default();
-        let mut confirmed = false;
-        let mut last = None;
         let mut past = Vec::new();
-        let mut flush = |run: &mut OutsideRun, confirmed: &mut bool, last: Option<DateTime<Utc>>| {
-            if let (true, Some(from), Some(until)) = (*confirmed, run.since, last) {
-                let evidence =
-                    Evidence { fixes: std::mem::take(&mut run.evidence), since: Some(from), ..Default::default() };
-                past.push(Effect::Past { from, until, evidence });
-            }
-            *run = OutsideRun::default();
-            *confirmed = false;
-        };
+        let mut absence = OutsideRun::default();
+        let mut confirmed = false;
+        let mut entry: Option<(DateTime<Utc>, DateTime<Utc>, Evidence)> = None;
         for o in late {
+            self.contact(o);
             match o.placement {
-                Placement::Inside => flush(&mut run, &mut confirmed, last),
+                Placement::Inside => {
+                    past.extend(past_absence(&mut absence, &mut confirmed));
+                }
                 Placement::Uncertain => {}
                 Placement::Outside => {
-                    run.since.get_or_insert(o.at);
-                    run.fixes += 1;
-                    if run.evidence.len() < MAX_EVIDENCE_FIXES {
-                        run.evidence.push(o.evidence());
+                    if absence.last.is_some_and(|last| o.at - last > run_gap(self.policy)) {
+                        past.extend(past_absence(&mut absence, &mut confirmed));
                     }
-                    confirmed |= confirms(&run, o, self.policy);
-                    last = Some(o.at);
+                    absence.since.get_or_insert(o.at);
+                    absence.last = Some(o.at);
+                    absence.fixes += 1;
+                    if absence.evidence.len() < MAX_EVIDENCE_FIXES {
+                        absence.evidence.push(o.evidence());
+                    }
+                    confirmed |= confirms(&absence, o, self.policy);
+                }
+            }
+            let entered: Vec<i64> =
+                o.zones.iter().filter(|h| h.placement == Placement::Inside).map(|h| h.zone_id).collect();
+            if !entered.is_empty() {
+                let (_, until, evidence) =
+                    entry.get_or_insert_with(|| (o.at, o.at, Evidence { since: Some(o.at), ..Evidence::default() }));
+                *until = o.at;
+                if evidence.fixes.len() < MAX_EVIDENCE_FIXES {
+                    evidence.fixes.push(o.evidence());
+                }
+                for z in entered {
+                    if !evidence.zones.contains(&z) {
+                        evidence.zones.push(z);
+                    }
+                }
+            } else if o.zones.is_empty() {
+                if let Some((from, until, evidence)) = entry.take() {
+                    past.push(Effect::Past { kind: AlertKind::ExclusionZoneEntry, from, until, evidence });
                 }
             }
         }
-        flush(&mut run, &mut confirmed, last);
+        past.extend(past_absence(&mut absence, &mut confirmed));
+        if let Some((from, until, evidence)) = entry {
+            past.push(Effect::Past { kind: AlertKind::ExclusionZoneEntry, from, until, evidence });
+        }
         self.effects.extend(past);
     }
 
@@ -206,6 +246,24 @@ impl Machine<'_> {
             Effect::Past { .. } => false,
         })
     }
+}
+
+/// Closes a run of late fixes outside: a past absence if it confirmed one.
+fn past_absence(run: &mut OutsideRun, confirmed: &mut bool) -> Option<Effect> {
+    let run = std::mem::take(run);
+    let proved = std::mem::take(confirmed);
+    match (proved, run.since, run.last) {
+        (true, Some(from), Some(until)) => {
+            let evidence = Evidence { fixes: run.evidence, since: Some(from), ..Evidence::default() };
+            Some(Effect::Past { kind: AlertKind::UnapprovedAbsence, from, until, evidence })
+        }
+        _ => None,
+    }
+}
+
+/// Outside fixes further apart than this do not add up to one dwell.
+fn run_gap(policy: &Policy) -> Duration {
+    Duration::minutes(i64::from(policy.absence_min_minutes).max(15) * 4)
 }
 
 /// Dwell: enough fixes outside over enough time, or one accurate fix far beyond the edge.

@@ -60,7 +60,8 @@ fn dwell_confirms_an_absence_with_its_evidence() {
     let [Effect::Open { kind, opened_at, evidence, retrospective, ended_at: None }] = &s.effects[..] else {
         panic!("{:?}", s.effects)
     };
-    assert_eq!((*kind, *opened_at, *retrospective), (AlertKind::UnapprovedAbsence, t(10), true));
+    // Confirmed by the fix at 10 minutes; the episode began with the first fix outside.
+    assert_eq!((*kind, *opened_at, *retrospective), (AlertKind::UnapprovedAbsence, t(0), true));
     assert_eq!(evidence.fixes.len(), 3);
     assert_eq!(evidence.since, Some(t(0)));
 }
@@ -136,7 +137,9 @@ fn late_fixes_that_prove_an_absence_are_offered_as_past() {
     let now_inside =
         Tracking { state: Some(SupervisionState::Inside), last_fix_at: Some(t(50)), ..Tracking::default() };
     let s = run(&now_inside, &HashMap::new(), &[outside(0), outside(5), outside(15), inside(20), outside(30)]);
-    let [Effect::Past { from, until, evidence }] = &s.effects[..] else { panic!("{:?}", s.effects) };
+    let [Effect::Past { kind: AlertKind::UnapprovedAbsence, from, until, evidence }] = &s.effects[..] else {
+        panic!("{:?}", s.effects)
+    };
     assert_eq!((*from, *until, evidence.fixes.len()), (t(0), t(15), 3));
     assert_eq!(s.tracking, now_inside);
 }
@@ -177,4 +180,54 @@ fn long_gaps_between_fixes_are_kept_as_silent_periods() {
     assert_eq!(s.silences, [(t(-280), t(-60))], "more than three hours without a fix");
     let before = Tracking { last_fix_at: Some(t(-400)), ..Tracking::default() };
     assert_eq!(run(&before, &HashMap::new(), &[inside(0)]).silences, [(t(-400), t(0))]);
+}
+
+#[test]
+fn outside_fixes_hours_apart_are_not_one_dwell() {
+    let noisy = |m| fix(m, Placement::Uncertain, 100.0, 300.0);
+    let s = run(&Tracking::default(), &HashMap::new(), &[outside(-300), noisy(-200), noisy(-100), outside(0)]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::Suspected), "{:?}", s.effects);
+    assert!(s.effects.is_empty());
+}
+
+#[test]
+fn a_silent_tag_uploading_its_backlog_ends_lost_contact() {
+    let since = t(-60);
+    let open = HashMap::from([(
+        AlertKind::LostContact,
+        Evidence { device_id: Some(2), since: Some(since), ..Evidence::default() },
+    )]);
+    // The phone's newest fix is at t(0); the tag's buffered fixes are older than that.
+    let tracking = Tracking { last_fix_at: Some(t(0)), ..Tracking::default() };
+    let mut old = inside(-90);
+    old.device_id = 2;
+    assert!(run(&tracking, &open, &[old]).effects.is_empty(), "from before the silence: no contact");
+    let mut buffered = inside(-30);
+    buffered.device_id = 2;
+    assert_eq!(run(&tracking, &open, &[buffered]).effects, [Effect::End { kind: AlertKind::LostContact, at: t(-30) }]);
+}
+
+#[test]
+fn the_edge_of_another_zone_does_not_keep_an_entry_running() {
+    let open = HashMap::from([(AlertKind::ExclusionZoneEntry, Evidence { zones: vec![7], ..Evidence::default() })]);
+    let mut near_other = inside(0);
+    near_other.zones = vec![ZoneHit { zone_id: 9, placement: Placement::Uncertain, distance_m: 5.0 }];
+    assert_eq!(kinds(&run(&Tracking::default(), &open, &[near_other]).effects), ["end"]);
+    let mut near_same = inside(0);
+    near_same.zones = vec![ZoneHit { zone_id: 7, placement: Placement::Uncertain, distance_m: 5.0 }];
+    assert!(run(&Tracking::default(), &open, &[near_same]).effects.is_empty());
+}
+
+#[test]
+fn a_late_backlog_inside_a_zone_is_a_past_entry() {
+    let tracking = Tracking { last_fix_at: Some(t(50)), ..Tracking::default() };
+    let mut a = inside(10);
+    a.zones = vec![ZoneHit { zone_id: 7, placement: Placement::Inside, distance_m: -20.0 }];
+    let mut b = inside(12);
+    b.zones = a.zones.clone();
+    let s = run(&tracking, &HashMap::new(), &[a, b, inside(20)]);
+    let [Effect::Past { kind: AlertKind::ExclusionZoneEntry, from, until, evidence }] = &s.effects[..] else {
+        panic!("{:?}", s.effects)
+    };
+    assert_eq!((*from, *until, evidence.zones.clone()), (t(10), t(12), vec![7]));
 }

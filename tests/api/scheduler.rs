@@ -134,6 +134,19 @@ async fn a_tag_reports_tampering(t: &TestApp) {
     let closed = json!({"id": "e2", "at": (now + Duration::seconds(1)).to_rfc3339(), "kind": "strap_closed"});
     t.post("/api/v1/checkins", &token, json!({"events": [closed]})).await;
     assert!(alerts(t, &officer, "kind=device_tamper").await[0]["episode_ended_at"].is_string());
+    // Events out of order: the strap closed (sent first) after it opened (sent later).
+    let closed = json!({"id": "e4", "at": (now + Duration::seconds(20)).to_rfc3339(), "kind": "strap_closed"});
+    let opened = json!({"id": "e3", "at": (now + Duration::seconds(10)).to_rfc3339(), "kind": "strap_opened"});
+    t.post("/api/v1/checkins", &token, json!({"events": [closed]})).await;
+    t.post("/api/v1/checkins", &token, json!({"events": [opened]})).await;
+    let found = alerts(t, &officer, "kind=device_tamper").await;
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().all(|a| a["episode_ended_at"].is_string()), "{found:?}");
+    // The same id and time with another kind is a conflict, not a retry.
+    let other = json!({"id": "e1", "at": now.to_rfc3339(), "kind": "battery_low"});
+    let conflict = t.post("/api/v1/checkins", &token, json!({"events": [other]})).await;
+    assert_eq!(conflict.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", conflict.body);
+    assert_eq!(conflict.body["rejected"][0]["list"], "events");
     // Phones have no strap.
     let from_phone = json!({"events": [{"id": "p", "at": now.to_rfc3339(), "kind": "battery_low"}]});
     let refused = t.post("/api/v1/checkins", &phone, from_phone).await;
@@ -145,6 +158,14 @@ async fn a_tag_reports_tampering(t: &TestApp) {
 async fn no_alert_after_supervision_ended(t: &TestApp) {
     let (officer, person, token) = supervised(t).await;
     t.post(&format!("/api/v1/persons/{person}/checkin-requests"), &officer, json!({})).await;
+    let head = t.user("ja-head", liandong::auth::Role::CountyHead, "420102").await;
+    let order = json!({"ground": "left_without_approval", "reason": "未经批准外出", "starts_at": t.app.clock.now(),
+        "ends_at": t.app.clock.now() + Duration::days(30)});
+    let order = t.post(&format!("/api/v1/persons/{person}/monitoring-orders"), &head, order).await;
+    assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
+    let typo = json!({"on": "2016-11-29", "reason": "completed"});
+    let refused = t.post(&format!("/api/v1/persons/{person}/end"), &officer, typo).await;
+    assert_eq!((refused.status, refused.field()), (StatusCode::UNPROCESSABLE_ENTITY, "on"), "a mistyped year");
     let today = t.app.today().to_string();
     let ending = json!({"on": today, "reason": "completed"});
     let ended = t.post(&format!("/api/v1/persons/{person}/end"), &officer, ending.clone()).await;
@@ -158,8 +179,13 @@ async fn no_alert_after_supervision_ended(t: &TestApp) {
     let jobs = advance(t, 3 * 86_400).await;
     assert_eq!((jobs["lost_contact"].as_u64(), jobs["missed_checkins"].as_u64()), (Some(0), Some(0)));
     assert!(alerts(t, &t.jiangan_token().await, "").await.is_empty());
-    let kinds = t.raw().strings("SELECT kind FROM oversight_events ORDER BY seq DESC LIMIT 1").await;
-    assert_eq!(kinds, ["person.supervision_ended"]);
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events ORDER BY seq DESC LIMIT 2").await;
+    assert_eq!(kinds, ["person.supervision_ended", "monitoring_order.lifted"]);
+    let officer = t.jiangan_token().await;
+    let requests = t.get(&format!("/api/v1/persons/{person}/checkin-requests"), &officer).await;
+    assert!(requests.body["requests"][0]["cancelled_at"].is_string(), "{}", requests.body);
+    let orders = t.get(&format!("/api/v1/persons/{person}/monitoring-orders"), &officer).await;
+    assert_eq!(orders.body["orders"][0]["status"], "lifted");
 }
 
 async fn one_instance_runs_the_jobs_at_a_time(t: &TestApp) {
@@ -196,8 +222,31 @@ async fn officers_record_the_sanctions_episodes_point_to(t: &TestApp) {
     let today = t.app.today().to_string();
     let sanction =
         json!({"kind": "warning", "alert_id": alert, "decided_on": today, "reason": "未经批准离开武汉，给予警告"});
-    let recorded = t.post(&path, &officer, sanction.clone()).await;
+    let key = [("idempotency-key", "sanction-1")];
+    let recorded = crate::harness::call(
+        &t.router(),
+        axum::http::Method::POST,
+        &path,
+        Some(&officer),
+        Some(sanction.clone()),
+        &key,
+    )
+    .await;
     assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
+    let retried = crate::harness::call(
+        &t.router(),
+        axum::http::Method::POST,
+        &path,
+        Some(&officer),
+        Some(sanction.clone()),
+        &key,
+    )
+    .await;
+    assert_eq!(
+        (retried.status, &retried.body["id"]),
+        (StatusCode::OK, &recorded.body["id"]),
+        "a retry records nothing"
+    );
     let mut bad = sanction.clone();
     bad["kind"] = json!("fine");
     assert_eq!(t.post(&path, &officer, bad).await.field(), "kind");

@@ -184,6 +184,14 @@ async fn a_late_backlog_proving_yesterdays_absence_raises_one_retrospective_aler
     let opened: DateTime<Utc> = alert["opened_at"].as_str().unwrap().parse().unwrap();
     let ended: DateTime<Utc> = alert["episode_ended_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(ended - opened, Duration::minutes(60), "from the first fix away to the one back home");
+    // Fixes from inside the same absence, arriving later still, are covered by that alert.
+    let start = t.app.clock.now() - Duration::hours(26);
+    let inner = vec![
+        fix_at("i1", start + Duration::minutes(20), XIAONAN.0, XIAONAN.1, 25.0),
+        fix_at("i2", start + Duration::minutes(40), XIAONAN.0, XIAONAN.1, 25.0),
+    ];
+    upload(t, &token, inner).await;
+    assert_eq!(alerts(t, &officer, "").await.len(), 1);
     // The same backlog from a second upload attempt (new ids) is covered by that alert.
     let mut again = backlog(t, 26);
     for (i, f) in again.iter_mut().enumerate() {

@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::http::extract::{AppJson, AppPath, Staff};
+use crate::http::extract::{AppJson, AppPath, IdempotencyHeader, Staff};
 use crate::http::problem::Problem;
 use crate::http::routes::persons::PersonView;
 use crate::supervision::{CheckinRequest, Ending, Sanction, SanctionRequest};
 use crate::Error;
+
+/// How far back the end of supervision may be recorded.
+const MAX_END_BACKDATE_DAYS: u64 = 30;
 
 /// Longest a person may be given to answer a check-in request.
 const MAX_DEADLINE_HOURS: i64 = 24;
@@ -73,7 +76,8 @@ pub async fn checkin_requests(
 
 /// Records a sanction an officer imposed (训诫, 警告) or a proposal made (revocation, return to
 /// prison), optionally for the alert whose episode it answers.
-#[utoipa::path(post, path = "/api/v1/persons/{id}/sanctions", tag = "supervision", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/persons/{id}/sanctions", tag = "supervision", params(("id" = i64, Path),
+    ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
     request_body = SanctionRequest, security(("bearer" = [])), responses(
     (status = 201, body = Sanction),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -83,6 +87,7 @@ pub async fn record_sanction(
     State(app): State<Arc<App>>,
     Staff(actor): Staff,
     AppPath(person_id): AppPath<i64>,
+    idem: IdempotencyHeader,
     AppJson(body): AppJson<SanctionRequest>,
 ) -> Result<(StatusCode, Json<Sanction>), Problem> {
     let n = body.reason.trim().chars().count();
@@ -92,8 +97,10 @@ pub async fn record_sanction(
     if body.decided_on > app.today() {
         return Err(Error::invalid("decided_on", "must not be in the future").into());
     }
-    let sanction = app.store.record_sanction(&actor, person_id, &body, app.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(sanction)))
+    let idem = idem.bind(&actor.label(), &format!("POST /api/v1/persons/{person_id}/sanctions"), &body);
+    let recorded = app.store.record_sanction(&actor, person_id, &body, idem.as_ref(), app.clock.now()).await?;
+    let status = if recorded.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(recorded.value)))
 }
 
 /// Ends supervision (期满解除, revocation, return to prison…): the person's devices stop working,
@@ -114,8 +121,17 @@ pub async fn end(
     if body.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
         return Err(Error::invalid("note", "must be at most 1000 characters").into());
     }
-    if body.on > app.today() {
-        return Err(Error::invalid("on", "must not be in the future").into());
+    let person = app.store.person(&actor, person_id).await?.ok_or(Error::NotFound("person"))?;
+    // Raw fixes are purged a retention period after this day: a mistyped year must not bring
+    // that forward.
+    let today = app.today();
+    if body.on > today
+        || body.on < today - chrono::Days::new(MAX_END_BACKDATE_DAYS)
+        || body.on < person.judgment_effective_on
+    {
+        let detail =
+            format!("must lie within the last {MAX_END_BACKDATE_DAYS} days, not before the judgment took effect");
+        return Err(Error::invalid("on", detail).into());
     }
     let devices = app.store.devices(&actor, person_id).await?;
     app.store.end_supervision(&actor, person_id, &body, app.clock.now()).await?;

@@ -109,10 +109,13 @@ pub async fn ingest(
             Err(e) => rejected.push(Rejected { list: "fixes", index, detail: e.to_string() }),
         }
     }
-    let mut events = Vec::new();
+    let (mut events, mut event_positions) = (Vec::new(), Vec::new());
     for (index, value) in event_values.iter().enumerate() {
         match judge_event(value, rules.now, rules.future_tolerance) {
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                events.push(event);
+                event_positions.push(index);
+            }
             Err(e) => rejected.push(Rejected { list: "events", index, detail: e.to_string() }),
         }
     }
@@ -137,6 +140,10 @@ pub async fn ingest(
         for &i in &stored.conflicts {
             let detail = "id: this fix id and time were stored with another position".to_owned();
             answer.rejected.push(Rejected { list: "fixes", index: positions[i], detail });
+        }
+        for &i in &stored.event_conflicts {
+            let detail = "id: this event id and time were stored with other content".to_owned();
+            answer.rejected.push(Rejected { list: "events", index: event_positions[i], detail });
         }
         let newest = (0..summary.len()).filter(|i| !stored.conflicts.contains(i)).max_by_key(|&i| summary[i].0);
         if let Some((_, placement, adcode, name)) = newest.map(|i| &summary[i]) {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{push_scope, require_writer};
+use super::common::{lock_persons, push_scope, require_writer};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::Actor;
@@ -100,6 +100,10 @@ enum Change<'a> {
 
 async fn change(backend: &Backend, actor: &Actor, id: i64, change: Change<'_>, at: DateTime<Utc>) -> Result<Alert> {
     let mut tx = backend.begin_write().await?;
+    // The person first, as every writer of alerts does; then the alert as it is now.
+    let person: Option<i64> =
+        sqlx::query_scalar("SELECT person_id FROM alerts WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    lock_persons(&mut tx, person.as_slice()).await?;
     let (alert, county) = scoped_alert(&mut tx, actor, id).await?;
     require_writer(actor)?;
     let (kind, data) = match change {

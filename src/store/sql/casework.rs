@@ -6,17 +6,22 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder};
 
-use super::common::{prefixed, push_scope, writable_person};
+use super::common::{prefixed, push_scope, remember, replayed, resource_id, writable_person};
 use super::episodes::end_episode;
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceActor};
 use crate::oversight::{EventKind, NewEvent};
-use crate::store::CaseworkStore;
+use crate::store::{CaseworkStore, Enrolled, IdempotencyKey};
 use crate::supervision::{AlertKind, CheckinRequest, Ending, Sanction, SanctionKind, SanctionRequest, SilentPeriod};
 use crate::{Error, Result};
 
-const REQUEST_COLUMNS: &str = "id, person_id, requested_at, deadline, answered_at, answer_fix, missed_at";
+/// Why orders and requests closed at the end of supervision.
+const SUPERVISION_ENDED: &str = "supervision ended";
+
+const SANCTION_SELECT: &str = "SELECT id, person_id, kind, alert_id, decided_on, reason, created_at FROM sanctions";
+
+const REQUEST_COLUMNS: &str = "id, person_id, requested_at, deadline, answered_at, answer_fix, missed_at, cancelled_at";
 
 #[derive(FromRow)]
 struct RequestRow {
@@ -27,6 +32,7 @@ struct RequestRow {
     answered_at: Option<DateTime<Utc>>,
     answer_fix: Option<String>,
     missed_at: Option<DateTime<Utc>>,
+    cancelled_at: Option<DateTime<Utc>>,
 }
 
 impl From<RequestRow> for CheckinRequest {
@@ -39,6 +45,7 @@ impl From<RequestRow> for CheckinRequest {
             answered_at: r.answered_at,
             answer_fix: r.answer_fix,
             missed_at: r.missed_at,
+            cancelled_at: r.cancelled_at,
         }
     }
 }
@@ -117,7 +124,7 @@ impl CaseworkStore for Backend {
     async fn pending_checkin_requests(&self, device: &DeviceActor) -> Result<Vec<CheckinRequest>> {
         let rows: Vec<RequestRow> = sqlx::query_as(&format!(
             "SELECT {REQUEST_COLUMNS} FROM checkin_requests WHERE person_id = $1 AND answered_at IS NULL \
-             AND missed_at IS NULL ORDER BY id"
+             AND missed_at IS NULL AND cancelled_at IS NULL ORDER BY id"
         ))
         .bind(device.person_id)
         .fetch_all(&self.read)
@@ -130,10 +137,17 @@ impl CaseworkStore for Backend {
         actor: &Actor,
         person_id: i64,
         sanction: &SanctionRequest,
+        idem: Option<&IdempotencyKey>,
         at: DateTime<Utc>,
-    ) -> Result<Sanction> {
+    ) -> Result<Enrolled<Sanction>> {
         let mut tx = self.begin_write().await?;
         let (county, _) = writable_person(&mut tx, actor, person_id).await?;
+        if let Some(resource) = replayed(&mut tx, idem).await? {
+            let id = resource_id(&resource, "sanction")?;
+            let row: SanctionRow =
+                sqlx::query_as(&format!("{SANCTION_SELECT} WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
+            return Ok(Enrolled { value: row.try_into()?, replayed: true });
+        }
         if let Some(alert) = sanction.alert_id {
             let found: Option<i64> = sqlx::query_scalar("SELECT id FROM alerts WHERE id = $1 AND person_id = $2")
                 .bind(alert)
@@ -162,8 +176,9 @@ impl CaseworkStore for Backend {
         });
         append(&mut tx, &NewEvent::new(EventKind::SanctionRecorded, &county, actor.label(), data).about(person_id), at)
             .await?;
+        remember(&mut tx, idem, &format!("sanction:{}", row.id), at).await?;
         tx.commit().await?;
-        row.try_into()
+        Ok(Enrolled { value: row.try_into()?, replayed: false })
     }
 
     async fn sanctions(&self, actor: &Actor, person_id: i64) -> Result<Vec<Sanction>> {
@@ -222,6 +237,29 @@ impl CaseworkStore for Backend {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let cancelled = sqlx::query(
+            "UPDATE checkin_requests SET cancelled_at = $1 WHERE person_id = $2 AND answered_at IS NULL \
+             AND missed_at IS NULL AND cancelled_at IS NULL",
+        )
+        .bind(at)
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let lifted: Vec<i64> = sqlx::query_scalar(
+            "UPDATE monitoring_orders SET lifted_at = $1, lift_reason = $2 WHERE person_id = $3 AND lifted_at IS NULL \
+             AND expired_at IS NULL RETURNING id",
+        )
+        .bind(at)
+        .bind(SUPERVISION_ENDED)
+        .bind(person_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for order in lifted {
+            let data = json!({ "order_id": order, "reason": SUPERVISION_ENDED });
+            let event = NewEvent::new(EventKind::MonitoringOrderLifted, &county, actor.label(), data).about(person_id);
+            append(&mut tx, &event, at).await?;
+        }
         let running: Vec<String> =
             sqlx::query_scalar("SELECT kind FROM alerts WHERE person_id = $1 AND episode_ended_at IS NULL")
                 .bind(person_id)
@@ -232,6 +270,7 @@ impl CaseworkStore for Backend {
         }
         let data = json!({
             "ended_on": ending.on, "reason": ending.reason, "note": ending.note, "devices_revoked": revoked,
+            "checkin_requests_cancelled": cancelled,
         });
         append(&mut tx, &NewEvent::new(EventKind::SupervisionEnded, &county, actor.label(), data).about(person_id), at)
             .await?;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Transaction};
 
-use super::{Backend, Db};
+use super::{Backend, Db, FOR_UPDATE};
 use crate::auth::{Actor, Scope};
 use crate::store::{IdempotencyKey, Store};
 use crate::{Error, Result};
@@ -121,4 +121,23 @@ pub(super) fn resource_id(resource: &str, kind: &str) -> Result<i64> {
 /// `a, b` as `x.a, x.b`: a column list for a query that joins.
 pub(super) fn prefixed(columns: &str, alias: &str) -> String {
     columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Locks the rows of these persons in id order (PostgreSQL; SQLite's writer holds the whole
+/// database). Taken first by every transaction that will change their alerts: see `FOR_UPDATE`.
+pub(super) async fn lock_persons(tx: &mut Transaction<'_, Db>, ids: &[i64]) -> Result<()> {
+    if FOR_UPDATE.is_empty() || ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut q = QueryBuilder::<Db>::new("SELECT p.id FROM persons p WHERE p.id IN (");
+    let mut list = q.separated(", ");
+    for id in &sorted {
+        list.push_bind(*id);
+    }
+    q.push(") ORDER BY p.id").push(FOR_UPDATE);
+    q.build().fetch_all(&mut **tx).await?;
+    Ok(())
 }

@@ -123,7 +123,8 @@ pub(super) async fn join_evidence(
     Ok(())
 }
 
-/// Ends the running episode of `kind` at `at` (position time of the fix that ended it).
+/// Ends the running episode of `kind` at `at` (position time of the fix that ended it); evidence
+/// older than the episode's start (a late backlog) ends nothing.
 pub(super) async fn end_episode(
     tx: &mut Transaction<'_, Db>,
     person_id: i64,
@@ -134,7 +135,7 @@ pub(super) async fn end_episode(
 ) -> Result<()> {
     let id: Option<i64> = sqlx::query_scalar(
         "UPDATE alerts SET episode_ended_at = $1 WHERE person_id = $2 AND kind = $3 AND episode_ended_at IS NULL \
-         RETURNING id",
+         AND opened_at <= $1 RETURNING id",
     )
     .bind(at)
     .bind(person_id)

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Acquire, FromRow, QueryBuilder, Transaction};
 
+use super::common::lock_persons;
 use super::supervise::supervise;
 use super::tags::tag_events;
 use super::{insert_fixes, Backend, Db};
@@ -132,6 +133,8 @@ struct Position {
 impl FixStore for Backend {
     async fn store_fixes(&self, batches: &[Batch], policy: &Policy) -> Result<Vec<Stored>> {
         let mut tx = self.begin_write().await?;
+        let persons: Vec<i64> = batches.iter().map(|b| b.person_id).collect();
+        lock_persons(&mut tx, &persons).await?;
         let inserted = insert_all(&mut tx, batches).await?;
         // The first occurrence of a key that the insert returned is the accepted one; any other
         // occurrence (a retry, possibly within the same group) is compared with what is stored.
@@ -154,7 +157,7 @@ impl FixStore for Backend {
         let states = supervise(&mut tx, batches, &accepted, policy).await?;
         for (b, batch) in batches.iter().enumerate() {
             results[b].state = states.get(&batch.person_id).copied().flatten();
-            (results[b].events_accepted, results[b].events_duplicates) = tag_events(&mut tx, batch, policy).await?;
+            tag_events(&mut tx, batch, policy, &mut results[b]).await?;
         }
         tx.commit().await?;
         Ok(results)

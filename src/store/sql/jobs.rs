@@ -9,13 +9,13 @@ use sqlx::FromRow;
 
 use super::episodes::{open_alert, NewAlert};
 use super::log::append;
-use super::Backend;
+use super::{Backend, FOR_UPDATE_SKIP_LOCKED};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::Category;
 use crate::settings::Policy;
 use crate::store::JobStore;
 use crate::supervision::{AlertKind, Evidence};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Rows handled per transaction.
 const PAGE: i64 = 500;
@@ -78,15 +78,15 @@ impl JobStore for Backend {
         let mut raised = 0;
         loop {
             let mut tx = self.begin_write().await?;
-            let silent: Vec<Silent> = sqlx::query_as(
+            let silent: Vec<Silent> = sqlx::query_as(&format!(
                 "SELECT d.id AS device_id, d.person_id, d.kind, COALESCE(d.last_fix_at, d.enrolled_at) AS since, \
                  p.county FROM devices d JOIN persons p ON p.id = d.person_id \
                  WHERE d.revoked_at IS NULL AND p.ended_on IS NULL \
                  AND COALESCE(d.last_fix_at, d.enrolled_at) < CASE d.kind WHEN 'phone' THEN $1 ELSE $2 END \
                  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = d.person_id AND a.kind = 'lost_contact' \
                                  AND a.episode_ended_at IS NULL) \
-                 ORDER BY d.person_id, d.id LIMIT $3",
-            )
+                 ORDER BY d.person_id, d.id LIMIT $3{FOR_UPDATE_SKIP_LOCKED}"
+            ))
             .bind(phone_silence)
             .bind(tag_silence)
             .bind(PAGE)
@@ -120,10 +120,10 @@ impl JobStore for Backend {
         let mut raised = 0;
         loop {
             let mut tx = self.begin_write().await?;
-            let overdue: Vec<Overdue> = sqlx::query_as(
+            let overdue: Vec<Overdue> = sqlx::query_as(&format!(
                 "SELECT r.id, r.person_id, r.requested_at, r.deadline, p.county FROM checkin_requests r \
-                 JOIN persons p ON p.id = r.person_id WHERE r.answered_at IS NULL AND r.missed_at IS NULL \
-                 AND r.deadline < $1 AND p.ended_on IS NULL ORDER BY r.id LIMIT $2",
+                 JOIN persons p ON p.id = r.person_id WHERE r.answered_at IS NULL AND r.missed_at IS NULL AND r.cancelled_at IS NULL \
+                 AND r.deadline < $1 AND p.ended_on IS NULL ORDER BY r.id LIMIT $2{FOR_UPDATE_SKIP_LOCKED}"),
             )
             .bind(now)
             .bind(PAGE)
@@ -131,11 +131,17 @@ impl JobStore for Backend {
             .await?;
             let page = overdue.len() as i64;
             for r in &overdue {
-                sqlx::query("UPDATE checkin_requests SET missed_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(r.id)
-                    .execute(&mut *tx)
-                    .await?;
+                // Conditional: an answer committed since the read wins.
+                let missed = sqlx::query(
+                    "UPDATE checkin_requests SET missed_at = $1 WHERE id = $2 AND answered_at IS NULL AND missed_at IS NULL",
+                )
+                .bind(now)
+                .bind(r.id)
+                .execute(&mut *tx)
+                .await?;
+                if missed.rows_affected() == 0 {
+                    continue;
+                }
                 let evidence =
                     Evidence { checkin_request_id: Some(r.id), since: Some(r.requested_at), ..Evidence::default() };
                 // Another unanswered request while one episode runs is kept on the request itself.
@@ -159,12 +165,12 @@ impl JobStore for Backend {
         let mut raised = 0;
         loop {
             let mut tx = self.begin_write().await?;
-            let late: Vec<Unregistered> = sqlx::query_as(
+            let late: Vec<Unregistered> = sqlx::query_as(&format!(
                 "SELECT p.id, p.county, p.category, p.registration_due_on FROM persons p \
                  WHERE p.ended_on IS NULL AND p.registered_on IS NULL AND p.registration_due_on < $1 \
                  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = p.id AND a.kind = 'missed_registration') \
-                 ORDER BY p.id LIMIT $2",
-            )
+                 ORDER BY p.id LIMIT $2{FOR_UPDATE_SKIP_LOCKED}"
+            ))
             .bind(today)
             .bind(PAGE)
             .fetch_all(&mut *tx)
@@ -180,13 +186,14 @@ impl JobStore for Backend {
                 } else {
                     format!("did not report in by {}", p.registration_due_on)
                 };
-                // The episode starts when the last allowed day ends, in the local time zone.
                 let first_late_day = p.registration_due_on + Duration::days(1);
-                let since = first_late_day
-                    .and_hms_opt(0, 0, 0)
-                    .and_then(|t| t.and_local_timezone(tz).earliest())
+                // The episode starts when the last allowed day ends, in the local time zone (the
+                // first hour that exists, should midnight fall in a clock change).
+                let since = (0..4)
+                    .filter_map(|h| first_late_day.and_hms_opt(h, 0, 0)?.and_local_timezone(tz).earliest())
                     .map(|t| t.with_timezone(&Utc))
-                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("no local midnight on {first_late_day}")))?;
+                    .next()
+                    .unwrap_or_else(|| first_late_day.and_time(chrono::NaiveTime::MIN).and_utc());
                 let evidence = Evidence { since: Some(since), detail: Some(detail), ..Evidence::default() };
                 let new = NewAlert::system(p.id, &p.county, AlertKind::MissedRegistration, since, &evidence);
                 raised += usize::from(open_alert(&mut tx, &new, now, policy).await?.is_some());
@@ -205,11 +212,11 @@ impl JobStore for Backend {
         next: &(dyn Fn() -> Option<DateTime<Utc>> + Send + Sync),
     ) -> Result<usize> {
         let mut tx = self.begin_write().await?;
-        let due: Vec<(i64, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+        let due: Vec<(i64, String, Option<DateTime<Utc>>)> = sqlx::query_as(&format!(
             "SELECT p.id, p.county, p.next_spot_check_at FROM persons p WHERE p.ended_on IS NULL \
              AND (p.next_spot_check_at IS NULL OR p.next_spot_check_at <= $1) \
              AND EXISTS (SELECT 1 FROM devices d WHERE d.person_id = p.id AND d.kind = 'phone' AND d.revoked_at IS NULL) \
-             ORDER BY p.id LIMIT $2",
+             ORDER BY p.id LIMIT $2{FOR_UPDATE_SKIP_LOCKED}"),
         )
         .bind(now)
         .bind(PAGE)
@@ -249,20 +256,26 @@ impl JobStore for Backend {
 
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.begin_write().await?;
-        let missed: Vec<(i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
+        let missed: Vec<(i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(&format!(
             "SELECT a.id, a.person_id, a.kind, a.ack_due_at, p.county FROM alerts a JOIN persons p ON p.id = a.person_id \
              WHERE a.status = 'open' AND a.ack_missed_at IS NULL AND a.ack_due_at < $1 \
-             AND (a.suppressed_until IS NULL OR a.suppressed_until <= $1) ORDER BY a.id",
+             AND (a.suppressed_until IS NULL OR a.suppressed_until <= $1) ORDER BY a.id{FOR_UPDATE_SKIP_LOCKED}"),
         )
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
+        let mut count = 0;
         for (id, person, kind, due, county) in &missed {
-            sqlx::query("UPDATE alerts SET ack_missed_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            let marked = sqlx::query(
+                "UPDATE alerts SET ack_missed_at = $1 WHERE id = $2 AND status = 'open' AND ack_missed_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 0 {
+                continue;
+            }
             let data = json!({ "alert_id": id, "kind": kind, "ack_due_at": due });
             append(
                 &mut tx,
@@ -270,16 +283,17 @@ impl JobStore for Backend {
                 now,
             )
             .await?;
+            count += 1;
         }
         tx.commit().await?;
-        Ok(missed.len())
+        Ok(count)
     }
 
     async fn purge_fixes(&self, ended_before: NaiveDate, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.begin_write().await?;
-        let persons: Vec<(i64, String)> = sqlx::query_as(
+        let persons: Vec<(i64, String)> = sqlx::query_as(&format!(
             "SELECT p.id, p.county FROM persons p WHERE p.ended_on < $1 \
-             AND EXISTS (SELECT 1 FROM fixes f WHERE f.person_id = p.id AND f.evidence = $2) ORDER BY p.id LIMIT $3",
+             AND EXISTS (SELECT 1 FROM fixes f WHERE f.person_id = p.id AND f.evidence = $2) ORDER BY p.id LIMIT $3{FOR_UPDATE_SKIP_LOCKED}"),
         )
         .bind(ended_before)
         .bind(false)

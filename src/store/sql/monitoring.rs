@@ -6,10 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{prefixed, push_scope, unique_violation};
+use super::common::{lock_persons, prefixed, push_scope, unique_violation};
 use super::episodes::{end_episode, open_alert, NewAlert};
 use super::log::append;
-use super::{Backend, Db};
+use super::{Backend, Db, FOR_UPDATE_SKIP_LOCKED};
 use crate::auth::{Actor, Role};
 use crate::oversight::{EventKind, NewEvent};
 use crate::settings::Policy;
@@ -68,6 +68,8 @@ impl OrderRow {
 
 /// The person's county for a county head in scope; only county heads decide on orders.
 async fn approver_person(tx: &mut Transaction<'_, Db>, actor: &Actor, person_id: i64) -> Result<String> {
+    // Locked first: two decisions on one person's orders queue, and each reads the order after.
+    lock_persons(tx, &[person_id]).await?;
     let mut q = QueryBuilder::<Db>::new("SELECT p.county, p.ended_on IS NOT NULL FROM persons p WHERE p.id = ");
     q.push_bind(person_id);
     push_scope(&mut q, actor)?;
@@ -221,11 +223,12 @@ impl MonitoringStore for Backend {
     async fn watch_monitoring_orders(&self, now: DateTime<Utc>, policy: &Policy) -> Result<(usize, usize)> {
         let mut tx = self.begin_write().await?;
         let warn_from = now + Duration::days(policy.monitoring_expiry_warn_days.into());
-        let due: Vec<(i64, i64, DateTime<Utc>, bool, String)> = sqlx::query_as(
+        let due: Vec<(i64, i64, DateTime<Utc>, bool, String)> = sqlx::query_as(&format!(
             "SELECT o.id, o.person_id, o.ends_at, o.expiry_warned, p.county FROM monitoring_orders o \
              JOIN persons p ON p.id = o.person_id WHERE o.lifted_at IS NULL AND o.expired_at IS NULL \
-             AND p.ended_on IS NULL AND (o.ends_at <= $1 OR (o.ends_at <= $2 AND o.expiry_warned = $3)) ORDER BY o.id",
-        )
+             AND p.ended_on IS NULL AND (o.ends_at <= $1 OR (o.ends_at <= $2 AND o.expiry_warned = $3)) \
+             ORDER BY o.id{FOR_UPDATE_SKIP_LOCKED}"
+        ))
         .bind(now)
         .bind(warn_from)
         .bind(false)

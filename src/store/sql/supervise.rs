@@ -14,7 +14,7 @@ use sqlx::{FromRow, QueryBuilder, Transaction};
 
 use super::episodes::{end_episode, join_evidence, open_alert, NewAlert};
 use super::log::append;
-use super::{Db, FOR_UPDATE};
+use super::Db;
 use crate::checkin::{Batch, Fix};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::SupervisionState;
@@ -84,17 +84,16 @@ pub(super) async fn supervise(
         return Ok(states);
     }
     let ids: Vec<i64> = persons.keys().copied().collect();
-    // Locked in id order (PostgreSQL), so that instances writing the same persons queue rather
-    // than deadlock.
+    // The persons are locked already (`store_fixes`).
     let mut q = QueryBuilder::<Db>::new(
         "SELECT p.id, p.county, p.state, p.ended_on, p.last_fix_at, p.outside_run, \
          EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = p.id AND a.episode_ended_at IS NULL) AS open_episodes, \
          EXISTS (SELECT 1 FROM checkin_requests r WHERE r.person_id = p.id AND r.answered_at IS NULL \
-                 AND r.missed_at IS NULL) AS pending_requests \
+                 AND r.missed_at IS NULL AND r.cancelled_at IS NULL) AS pending_requests \
          FROM persons p WHERE p.id",
     );
     push_in(&mut q, &ids);
-    q.push(" ORDER BY p.id").push(FOR_UPDATE);
+    q.push(" ORDER BY p.id");
     let rows: Vec<TrackingRow> = q.build_query_as().fetch_all(&mut **tx).await?;
     let open = open_episodes(tx, &rows).await?;
     let mut changed: Vec<(i64, Tracking)> = Vec::new();
@@ -227,49 +226,54 @@ async fn apply(
         }
         Effect::Join { kind, evidence } => join_evidence(tx, person, county, *kind, evidence, now).await?,
         Effect::End { kind, at } => end_episode(tx, person, county, *kind, *at, now).await?,
-        Effect::Past { from, until, evidence } => {
-            past_absence(tx, person, county, *from, *until, evidence, now, policy).await?
+        Effect::Past { kind, from, until, evidence } => {
+            past_episode(tx, person, county, *kind, *from, *until, evidence, now, policy).await?
         }
     }
     Ok(())
 }
 
-/// Late fixes proved an absence between `from` and `until`: one retrospective alert, unless an
-/// absence episode already covers that time or the person has not been back inside since (the
-/// running episode, if any, is that absence).
+/// Late fixes proved an absence (or a zone entry) between `from` and `until`: one retrospective
+/// alert, unless an episode of the kind already covers that time. An absence ends at the first
+/// fix back inside after it; with none, the running episode (if any) is that absence.
 #[expect(clippy::too_many_arguments, reason = "one call site, every argument is a different fact")]
-async fn past_absence(
+async fn past_episode(
     tx: &mut Transaction<'_, Db>,
     person: i64,
     county: &str,
+    kind: AlertKind,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     evidence: &Evidence,
     now: DateTime<Utc>,
     policy: &Policy,
 ) -> Result<()> {
+    let back: Option<DateTime<Utc>> = if kind == AlertKind::UnapprovedAbsence {
+        sqlx::query_scalar("SELECT MIN(at) FROM fixes WHERE person_id = $1 AND at > $2 AND placement = 'inside'")
+            .bind(person)
+            .bind(until)
+            .fetch_one(&mut **tx)
+            .await?
+    } else {
+        Some(until)
+    };
     let covered: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM alerts WHERE person_id = $1 AND kind = 'unapproved_absence' \
-         AND opened_at <= $2 AND (episode_ended_at IS NULL OR episode_ended_at >= $3))",
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE person_id = $1 AND kind = $2 \
+         AND opened_at <= $3 AND (episode_ended_at IS NULL OR episode_ended_at >= $4))",
     )
     .bind(person)
-    .bind(until)
+    .bind(kind.as_str())
+    .bind(back.unwrap_or(until))
     .bind(from)
     .fetch_one(&mut **tx)
     .await?;
     if covered {
         return Ok(());
     }
-    let back: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT MIN(at) FROM fixes WHERE person_id = $1 AND at > $2 AND placement = 'inside'")
-            .bind(person)
-            .bind(until)
-            .fetch_one(&mut **tx)
-            .await?;
     let new = NewAlert {
         person_id: person,
         county,
-        kind: AlertKind::UnapprovedAbsence,
+        kind,
         opened_at: from,
         ended_at: back,
         retrospective: true,
@@ -290,7 +294,7 @@ async fn answer_requests(
 ) -> Result<()> {
     let answered: Vec<i64> = sqlx::query_scalar(
         "UPDATE checkin_requests SET answered_at = $1, answer_fix = $2 WHERE person_id = $3 AND answered_at IS NULL \
-         AND missed_at IS NULL AND requested_at <= $4 AND deadline >= $1 RETURNING id",
+         AND missed_at IS NULL AND cancelled_at IS NULL AND requested_at <= $4 AND deadline >= $1 RETURNING id",
     )
     .bind(now)
     .bind(&newest.id)

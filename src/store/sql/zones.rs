@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{push_scope, remember, replayed, resource_id, writable_person};
+use super::common::{lock_persons, push_scope, remember, replayed, resource_id, writable_person};
 use super::episodes::{open_alert, NewAlert};
 use super::log::append;
 use super::{Backend, Db};
@@ -169,6 +169,7 @@ impl ZoneStore for Backend {
         policy: &Policy,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
+        lock_persons(&mut tx, &[person_id]).await?;
         let mut q = QueryBuilder::<Db>::new("UPDATE zones SET rejudged = ");
         q.push_bind(true).push(" WHERE rejudged = ").push_bind(false).push(" AND id IN (");
         let mut ids = q.separated(", ");
