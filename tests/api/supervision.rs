@@ -17,6 +17,7 @@ backend_tests!(
     officers_acknowledge_resolve_and_suppress_alerts,
     a_zone_drawn_around_a_person_who_does_not_move_is_an_entry,
     concurrent_uploads_of_many_persons_are_judged_person_by_person,
+    two_instances_write_the_same_persons_at_once,
 );
 
 /// A Jiang'an probation person, registered, with a phone: (officer token, person id, device token).
@@ -347,4 +348,62 @@ async fn send_all(t: &TestApp, uploads: Vec<(String, Value)>) -> Vec<Value> {
         out.push(task.await.unwrap());
     }
     out
+}
+
+/// Phones through one instance, tags through another, the scheduler and officers at the same
+/// time, all on the same persons: every request is answered, none fails on a lock.
+async fn two_instances_write_the_same_persons_at_once(t: &TestApp) {
+    let officer = t.jiangan_officer().await;
+    let (other_app, other) = t.second_instance().await;
+    let mut devices = Vec::new();
+    for _ in 0..4 {
+        let person = t.enrol(&officer).await;
+        let phone = t.phone(&officer, person).await;
+        let tag = t.post(&format!("/api/v1/persons/{person}/devices"), &officer, json!({"kind": "tag"})).await.body;
+        let token = |d: &Value| {
+            let d = d.clone();
+            async move { t.device_token(&d).await.body["access_token"].as_str().unwrap().to_owned() }
+        };
+        devices.push((token(&phone).await, token(&tag).await));
+    }
+    let mut tasks = Vec::new();
+    for round in 0..3i64 {
+        for (i, (phone, tag)) in devices.iter().enumerate() {
+            let (lon, lat) = if (i as i64 + round) % 2 == 0 { XIAONAN } else { JIANGAN };
+            let at = minutes_ago(t, 30 - 10 * round);
+            for (router, token, id) in [(t.router(), phone, "p"), (other.clone(), tag, "t")] {
+                let body = json!({"fixes": [fix_at(&format!("{id}{round}"), at, lon, lat, 20.0)]});
+                let token = token.clone();
+                tasks.push(tokio::spawn(async move {
+                    crate::harness::call(
+                        &router,
+                        axum::http::Method::POST,
+                        "/api/v1/checkins",
+                        Some(&token),
+                        Some(body),
+                        &[],
+                    )
+                    .await
+                }));
+            }
+        }
+        let app = other_app.clone();
+        tasks.push(tokio::spawn(async move {
+            liandong::scheduler::run_once(&app).await.unwrap();
+            crate::harness::Reply { status: StatusCode::OK, headers: Default::default(), body: Value::Null }
+        }));
+        for alert in alerts(t, &officer, "status=open").await {
+            let path = format!("/api/v1/alerts/{}/acknowledge", alert["id"]);
+            let (router, token) = (t.router(), officer.clone());
+            tasks.push(tokio::spawn(async move {
+                crate::harness::call(&router, axum::http::Method::POST, &path, Some(&token), Some(json!({})), &[]).await
+            }));
+        }
+    }
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    assert_eq!(t.count("fixes").await, 24);
+    other_app.store.close().await;
 }
