@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{push_scope, remember, replayed, require_writer, resource_id, unique_violation, writable_person};
+use super::common::{
+    lock_persons, push_scope, remember, replayed, require_writer, resource_id, unique_violation, writable_person,
+};
 use super::log::append;
 use super::{Backend, Db};
 use crate::auth::{Actor, DeviceKind};
@@ -126,6 +128,8 @@ impl DeviceStore for Backend {
 
     async fn revoke_device(&self, actor: &Actor, person_id: i64, device_id: i64, at: DateTime<Utc>) -> Result<Device> {
         let mut tx = self.begin_write().await?;
+        // The person first, as the check-in writer (which updates its devices) does.
+        lock_persons(&mut tx, &[person_id]).await?;
         let creds = Self::scoped_device(&mut tx, actor, person_id, device_id).await?;
         require_writer(actor)?;
         if creds.device.revoked_at.is_some() {
