@@ -50,6 +50,7 @@ pub mod scheduler;
 pub mod settings;
 pub mod store;
 pub mod supervision;
+pub mod travel;
 pub mod units;
 
 pub use error::{Error, Result};

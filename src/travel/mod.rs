@@ -1,0 +1,11 @@
+//! Travel (外出) and regular cross-city activity (经常性跨市县活动): the rules that route an
+//! application to the level that decides it (domain.md §3 "Dates and days", "Trips", "Regular
+//! cross-city activity"). Pure functions over dates, tested line by line; the applications
+//! themselves build on them.
+
+mod rules;
+
+pub use rules::{
+    cumulative_days, local_today, route_extension, route_regular, route_trip, trip_days, Level, OtherTrip, Routing,
+    Warning,
+};
