@@ -64,15 +64,7 @@ pub struct TagEvent {
 
 pub fn judge_event(value: &serde_json::Value, now: DateTime<Utc>, future_tolerance: Duration) -> Result<TagEvent> {
     let input: TagEventInput = parse_json_value(value)?;
-    if !(1..=64).contains(&input.id.chars().count()) || input.id.chars().any(char::is_control) {
-        return Err(Error::invalid("id", "must be 1–64 characters"));
-    }
-    if input.at > now + future_tolerance {
-        return Err(Error::invalid("at", "is in the future"));
-    }
-    if input.at.timestamp() < 946_684_800 {
-        return Err(Error::invalid("at", "is before 2000"));
-    }
+    super::check_id_and_time(&input.id, input.at, now, future_tolerance)?;
     if input.battery_pct.is_some_and(|p| p > 100) {
         return Err(Error::invalid("battery_pct", "must be between 0 and 100"));
     }

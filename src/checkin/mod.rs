@@ -93,20 +93,26 @@ pub struct Rules<'a> {
     pub future_tolerance: Duration,
 }
 
+/// A device's id for a fix or event (1–64 printable characters) and its time: not from the
+/// future (position time is what is judged), not before 2000.
+pub(crate) fn check_id_and_time(id: &str, at: DateTime<Utc>, now: DateTime<Utc>, tolerance: Duration) -> Result<()> {
+    if !(1..=64).contains(&id.chars().count()) || id.chars().any(char::is_control) {
+        return Err(Error::invalid("id", "must be 1–64 characters"));
+    }
+    if at > now + tolerance {
+        return Err(Error::invalid("at", "is in the future: positions are judged by their own time"));
+    }
+    if at.timestamp() < 946_684_800 {
+        return Err(Error::invalid("at", "is before 2000"));
+    }
+    Ok(())
+}
+
 /// Validates and judges one fix given as JSON.
 pub fn judge(value: &serde_json::Value, rules: &Rules<'_>) -> Result<Fix> {
     let Rules { engine, area, zones, person_id, now, future_tolerance } = *rules;
     let input: FixInput = parse_json_value(value)?;
-    let id_ok = (1..=64).contains(&input.id.chars().count()) && !input.id.chars().any(char::is_control);
-    if !id_ok {
-        return Err(Error::invalid("id", "must be 1–64 characters"));
-    }
-    if input.at > now + future_tolerance {
-        return Err(Error::invalid("at", "is in the future: positions are judged by their own time"));
-    }
-    if input.at.timestamp() < 946_684_800 {
-        return Err(Error::invalid("at", "is before 2000"));
-    }
+    check_id_and_time(&input.id, input.at, now, future_tolerance)?;
     crate::geofence::crs::check_position(input.lon, input.lat)?;
     if !input.accuracy_m.is_finite() || !(0.0..=MAX_ACCURACY_M).contains(&input.accuracy_m) {
         return Err(Error::invalid("accuracy_m", format!("must be between 0 and {MAX_ACCURACY_M} metres")));

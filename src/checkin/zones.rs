@@ -2,34 +2,27 @@
 //! no zone query. A new zone takes effect at once on the instance that stored it and within the
 //! cache's lifetime on the others.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::auth::StatusCache;
 use crate::geofence::{Zone, ZoneIndex, ZoneShape};
 use crate::store::Store;
 use crate::Result;
 
-/// More cached persons than this and the cache starts over (a bound, not an LRU: reloading a
-/// person's zones is one indexed query).
-const MAX_PERSONS: usize = 200_000;
-
 pub struct ZoneCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<i64, (Instant, Arc<ZoneIndex>)>>,
+    entries: StatusCache<i64, Arc<ZoneIndex>>,
 }
 
 impl ZoneCache {
     pub fn new(ttl: Duration) -> Self {
-        ZoneCache { ttl, entries: Mutex::new(HashMap::new()) }
+        ZoneCache { entries: StatusCache::new(ttl) }
     }
 
     /// The zones of `person_id`, from the cache or the store.
     pub async fn get(&self, store: &dyn Store, person_id: i64) -> Result<Arc<ZoneIndex>> {
-        if let Some((loaded, index)) = self.lock().get(&person_id) {
-            if loaded.elapsed() < self.ttl {
-                return Ok(index.clone());
-            }
+        if let Some(index) = self.entries.get(&person_id) {
+            return Ok(index);
         }
         let zones = store.person_zones(person_id).await?;
         let compiled = zones
@@ -47,20 +40,12 @@ impl ZoneCache {
             })
             .collect();
         let index = Arc::new(ZoneIndex::new(compiled));
-        let mut entries = self.lock();
-        if entries.len() >= MAX_PERSONS {
-            entries.clear();
-        }
-        entries.insert(person_id, (Instant::now(), index.clone()));
+        self.entries.put(person_id, index.clone());
         Ok(index)
     }
 
     /// Drops a person's entry (their zones changed here).
     pub fn forget(&self, person_id: i64) {
-        self.lock().remove(&person_id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Instant, Arc<ZoneIndex>)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.forget(&person_id);
     }
 }
