@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::auth::{Auth, DeviceActor, SigningKeys, StatusCache};
-use crate::checkin::{Ingest, ZoneCache};
+use crate::checkin::{Ingest, PermitCache, ZoneCache};
 use crate::clock::{Clock, SystemClock, TestClock};
 use crate::geofence::Geofences;
 use crate::register::Person;
@@ -33,6 +33,8 @@ pub struct App {
     pub ingest: Ingest,
     /// Each person's exclusion zones, compiled for the engine.
     pub zones: ZoneCache,
+    /// Each person's travel permits, as windows over counties.
+    pub permits: PermitCache,
     /// This instance's name as a holder of the scheduler's lease.
     pub instance: String,
     /// The person each device reports for, so that an upload costs no read of the register.
@@ -85,6 +87,7 @@ impl App {
             geofences,
             ingest,
             zones,
+            permits: PermitCache::new(cache_ttl),
             instance: crate::scheduler::holder(),
             device_persons: StatusCache::new(cache_ttl),
         }))

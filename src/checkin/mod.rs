@@ -2,6 +2,7 @@
 //! area, stored once (a retried upload is recognised), through one group-committing writer.
 
 mod events;
+mod permits;
 mod writer;
 mod zones;
 
@@ -10,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use events::{judge_event, TagEvent, TagEventInput, TagEventKind};
+pub use permits::{local_midnight, Permit, PermitCache};
 pub use writer::Ingest;
 pub use zones::ZoneCache;
 
 use crate::error::parse_json_value;
-use crate::geofence::{Area, Crs, Geofences, Placement, ZoneHit, ZoneIndex};
+use crate::geofence::{Allowance, Area, Crs, Geofences, Judgement, Placement, ZoneHit, ZoneIndex};
 use crate::register::SupervisionState;
+use crate::supervision::PermitUse;
 use crate::{Error, Result};
 
 /// Most fixes in one upload (an offline backlog comes in several).
@@ -55,6 +58,8 @@ pub struct Fix {
     pub place: Option<String>,
     /// The person's exclusion zones in force that the fix is in or near.
     pub zones: Vec<ZoneHit>,
+    /// At a permitted destination, or on the way on a trip's first or last day.
+    pub permit: Option<PermitUse>,
 }
 
 impl Fix {
@@ -83,8 +88,9 @@ pub struct Rejected {
 #[derive(Clone, Copy)]
 pub struct Rules<'a> {
     pub engine: &'a Geofences,
-    /// Where the person may be.
-    pub area: &'a Area,
+    /// Where the person may be: the residence area, widened by permits in force.
+    pub allowance: &'a Allowance,
+    pub permits: &'a [Permit],
     /// The person's exclusion zones.
     pub zones: &'a ZoneIndex,
     pub person_id: i64,
@@ -110,7 +116,7 @@ pub(crate) fn check_id_and_time(id: &str, at: DateTime<Utc>, now: DateTime<Utc>,
 
 /// Validates and judges one fix given as JSON.
 pub fn judge(value: &serde_json::Value, rules: &Rules<'_>) -> Result<Fix> {
-    let Rules { engine, area, zones, person_id, now, future_tolerance } = *rules;
+    let Rules { engine, allowance, permits, zones, person_id, now, future_tolerance } = *rules;
     let input: FixInput = parse_json_value(value)?;
     check_id_and_time(&input.id, input.at, now, future_tolerance)?;
     crate::geofence::crs::check_position(input.lon, input.lat)?;
@@ -118,8 +124,9 @@ pub fn judge(value: &serde_json::Value, rules: &Rules<'_>) -> Result<Fix> {
         return Err(Error::invalid("accuracy_m", format!("must be between 0 and {MAX_ACCURACY_M} metres")));
     }
     let wgs = input.crs.to_wgs84(input.lon, input.lat);
-    let judgement = area.judge(engine, wgs.0, wgs.1, input.accuracy_m)?;
     let at = crate::clock::truncate_micros(input.at);
+    let judgement = allowance.area_at(engine, at).judge(engine, wgs.0, wgs.1, input.accuracy_m)?;
+    let permit = permit_use(&judgement, &allowance.base, permits, at);
     let adcode = judgement.county.map(|c| engine.county(c).adcode.clone());
     Ok(Fix {
         client_id: input.id,
@@ -134,7 +141,23 @@ pub fn judge(value: &serde_json::Value, rules: &Rules<'_>) -> Result<Fix> {
         placement: judgement.placement,
         edge_distance_m: judgement.distance_m,
         zones: zones.check(person_id, wgs.0, wgs.1, input.accuracy_m, at),
+        permit,
     })
+}
+
+/// Whether a permit explains where a fix is: inside a destination (beyond the residence area),
+/// or outside everything on a trip's first or last day.
+fn permit_use(judgement: &Judgement, home: &Area, permits: &[Permit], at: DateTime<Utc>) -> Option<PermitUse> {
+    match (judgement.placement, judgement.county) {
+        (Placement::Inside, Some(county)) if !home.contains_county(county) => permits
+            .iter()
+            .find(|p| p.in_force(at) && p.counties.contains(&county))
+            .map(|p| PermitUse::AtDestination { application_id: p.application_id }),
+        (Placement::Outside, _) => {
+            permits.iter().find(|p| p.travel_day(at)).map(|p| PermitUse::InTransit { application_id: p.application_id })
+        }
+        _ => None,
+    }
 }
 
 /// One device's upload, validated, on its way to the writer.

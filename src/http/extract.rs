@@ -142,6 +142,25 @@ impl FromRequestParts<Arc<App>> for DeviceAuth {
     }
 }
 
+/// A staff member or a device: endpoints both may call (a phone applies for travel itself).
+pub enum Caller {
+    Staff(Actor),
+    Device(DeviceActor),
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Problem> {
+        let token = bearer(parts)?;
+        // The audiences differ: a token is one or the other, never both.
+        match app.auth.staff(token).await {
+            Ok(actor) => Ok(Caller::Staff(actor)),
+            Err(staff_error) => app.auth.device(token).await.map(Caller::Device).map_err(|_| staff_error.into()),
+        }
+    }
+}
+
 /// The optional `Idempotency-Key` header of a create that clients may retry.
 pub struct IdempotencyHeader(pub Option<String>);
 

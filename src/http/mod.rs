@@ -19,7 +19,9 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use problem::Problem;
-use routes::{alerts, auth, casework, checkins, clock, compat, devices, me, monitoring, ops, persons, track, zones};
+use routes::{
+    alerts, auth, casework, checkins, clock, compat, devices, me, monitoring, ops, persons, track, travel, zones,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +69,9 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(zones::create, zones::list))
         .routes(routes!(checkins::upload))
         .routes(routes!(alerts::list))
+        .routes(routes!(travel::submit, travel::list))
+        .routes(routes!(travel::cancel))
+        .routes(routes!(travel::decide))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
         .routes(routes!(alerts::suppress))

@@ -40,6 +40,9 @@ pub enum EventKind {
     MonitoringOrderLifted,
     MonitoringOrderExpired,
     FixesPurged,
+    TravelSubmitted,
+    TravelCancelled,
+    TravelDecided,
 }
 
 impl EventKind {
@@ -71,6 +74,9 @@ impl EventKind {
             EventKind::MonitoringOrderLifted => "monitoring_order.lifted",
             EventKind::MonitoringOrderExpired => "monitoring_order.expired",
             EventKind::FixesPurged => "fixes.purged",
+            EventKind::TravelSubmitted => "travel.submitted",
+            EventKind::TravelCancelled => "travel.cancelled",
+            EventKind::TravelDecided => "travel.decided",
         }
     }
 }

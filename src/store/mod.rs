@@ -28,6 +28,7 @@ use crate::supervision::{
     Alert, AlertFilter, CheckinRequest, Disposition, Ending, Evidence, Lifting, MonitoringOrder,
     MonitoringOrderRequest, Renewal, Sanction, SanctionRequest, SilentPeriod,
 };
+use crate::travel::{Application, ApplicationFilter, NewApplication, OtherTrip};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -223,6 +224,47 @@ pub trait MonitoringStore {
     async fn watch_monitoring_orders(&self, now: DateTime<Utc>, policy: &Policy) -> Result<(usize, usize)>;
 }
 
+/// Travel applications and the permits they become.
+#[async_trait]
+pub trait TravelStore {
+    /// The person's pending and approved trips ending on or after `since` (for the rules).
+    async fn other_trips(&self, person_id: i64, since: NaiveDate) -> Result<Vec<OtherTrip>>;
+    /// Stores a routed application: an officer's for a person in scope, or (no actor) a phone's
+    /// for its own person.
+    async fn submit_application(
+        &self,
+        actor: Option<&Actor>,
+        new: &NewApplication,
+        at: DateTime<Utc>,
+    ) -> Result<Application>;
+    /// Newest first, in scope.
+    async fn applications(&self, actor: &Actor, filter: &ApplicationFilter) -> Result<Vec<Application>>;
+    /// A phone's person's pending and approved applications.
+    async fn device_applications(&self, device: &DeviceActor) -> Result<Vec<Application>>;
+    /// Cancels a pending application (by an officer in scope, or by the person's device);
+    /// cancelling again answers with it as it is.
+    async fn cancel_application(
+        &self,
+        actor: Option<&Actor>,
+        device: Option<&DeviceActor>,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Application>;
+    /// Approves or rejects a pending application: an officer in scope of at least the level the
+    /// rules require (403 below it).
+    async fn decide_application(
+        &self,
+        actor: &Actor,
+        id: i64,
+        approve: bool,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Application>;
+    /// Approved applications of a person ending on or after `since`, unscoped: for judging the
+    /// person's own fixes only.
+    async fn person_permits(&self, person_id: i64, since: NaiveDate) -> Result<Vec<Application>>;
+}
+
 /// The scheduler's jobs (each safe to run twice, or on two instances at once).
 #[async_trait]
 pub trait JobStore {
@@ -283,6 +325,7 @@ pub trait Store:
     + AlertStore
     + CaseworkStore
     + MonitoringStore
+    + TravelStore
     + JobStore
     + TrackStore
     + LogStore

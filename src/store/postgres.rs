@@ -119,5 +119,7 @@ mod supervise;
 mod tags;
 #[path = "sql/track.rs"]
 mod track;
+#[path = "sql/travel.rs"]
+mod travel;
 #[path = "sql/zones.rs"]
 mod zones;

@@ -92,6 +92,15 @@ pub struct Evidence {
 /// Most fixes kept as one alert's evidence: the first ones and each new place after them.
 pub const MAX_EVIDENCE_FIXES: usize = 20;
 
+/// How a travel permit bears on a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermitUse {
+    /// Inside a destination of a permit in force (outside the residence area).
+    AtDestination { application_id: i64 },
+    /// Outside both, on a trip's first or last day: on the way, not absent.
+    InTransit { application_id: i64 },
+}
+
 /// One stored fix as the state machine sees it.
 #[derive(Debug, Clone)]
 pub struct Observation {
@@ -104,6 +113,7 @@ pub struct Observation {
     pub adcode: Option<String>,
     pub place: Option<String>,
     pub zones: Vec<ZoneHit>,
+    pub permit: Option<PermitUse>,
 }
 
 impl Observation {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{AlertKind, Effect, Evidence, Observation, OutsideRun, Tracking, MAX_EVIDENCE_FIXES};
+use super::{AlertKind, Effect, Evidence, Observation, OutsideRun, PermitUse, Tracking, MAX_EVIDENCE_FIXES};
 use crate::geofence::Placement;
 use crate::register::SupervisionState;
 use crate::settings::Policy;
@@ -65,19 +65,26 @@ impl Machine<'_> {
         self.end(AlertKind::MissedCheckin, o.at);
         self.contact(o);
         let state = self.tracking.state;
-        match o.placement {
-            Placement::Inside => {
-                self.tracking.state = Some(SupervisionState::Inside);
+        match (o.placement, o.permit) {
+            (Placement::Inside, at_destination) => {
+                let permitted = matches!(at_destination, Some(PermitUse::AtDestination { .. }));
+                let state = if permitted { SupervisionState::AwayPermitted } else { SupervisionState::Inside };
+                self.tracking.state = Some(state);
                 self.tracking.outside = OutsideRun::default();
                 self.end(AlertKind::UnapprovedAbsence, o.at);
             }
+            // On the way on a trip's first or last day: neither absence nor its evidence.
+            (Placement::Outside, Some(PermitUse::InTransit { .. })) => {
+                self.tracking.state = Some(SupervisionState::InTransit);
+                self.tracking.outside = OutsideRun::default();
+            }
             // Neither evidence of absence nor of return.
-            Placement::Uncertain => {
+            (Placement::Uncertain, _) => {
                 if !matches!(state, Some(SupervisionState::Absent | SupervisionState::Suspected)) {
                     self.tracking.state = Some(SupervisionState::Uncertain);
                 }
             }
-            Placement::Outside => self.outside(o),
+            (Placement::Outside, _) => self.outside(o),
         }
         self.zones(o);
     }
@@ -166,12 +173,12 @@ impl Machine<'_> {
         let mut entry: Option<(DateTime<Utc>, DateTime<Utc>, Evidence)> = None;
         for o in late {
             self.contact(o);
-            match o.placement {
-                Placement::Inside => {
+            match (o.placement, o.permit) {
+                (Placement::Inside, _) | (Placement::Outside, Some(PermitUse::InTransit { .. })) => {
                     past.extend(past_absence(&mut absence, &mut confirmed));
                 }
-                Placement::Uncertain => {}
-                Placement::Outside => {
+                (Placement::Uncertain, _) => {}
+                (Placement::Outside, _) => {
                     if absence.last.is_some_and(|last| o.at - last > run_gap(self.policy)) {
                         past.extend(past_absence(&mut absence, &mut confirmed));
                     }

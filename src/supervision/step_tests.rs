@@ -18,6 +18,7 @@ fn fix(minute: i64, placement: Placement, distance_m: f64, accuracy_m: f64) -> O
         adcode: Some(if placement == Placement::Inside { "420102" } else { "420902" }.to_owned()),
         place: None,
         zones: Vec::new(),
+        permit: None,
     }
 }
 

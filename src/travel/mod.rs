@@ -3,8 +3,13 @@
 //! cross-city activity"). Pure functions over dates, tested line by line; the applications
 //! themselves build on them.
 
+mod application;
 mod rules;
 
+pub use application::{
+    check_text, level_of, Application, ApplicationFilter, ApplicationRequest, ApplicationStatus, Decision,
+    NewApplication, ReasonCategory, TravelKind,
+};
 pub use rules::{
     cumulative_days, local_today, route_extension, route_regular, route_trip, trip_days, Level, OtherTrip, Routing,
     Warning,

@@ -2,7 +2,7 @@
 //! Every number is a setting (`Policy`); days count in the configured time zone.
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::settings::Policy;
@@ -22,7 +22,7 @@ text_enum! {
 }
 
 /// Something the decider should know; never a reason to refuse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     /// Fewer days of notice than `policy.trip_notice_days`.

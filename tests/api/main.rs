@@ -16,4 +16,5 @@ mod persons;
 mod scheduler;
 mod supervision;
 mod track;
+mod travel;
 mod zones;

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::auth::{DeviceActor, DeviceKind};
-use crate::checkin::{judge, judge_event, Batch, FixInput, Rejected, Rules, TagEventInput, MAX_BATCH};
+use crate::checkin::{judge, judge_event, Batch, FixInput, Permit, Rejected, Rules, TagEventInput, MAX_BATCH};
+use crate::geofence::Allowance;
 use crate::geofence::Placement;
 use crate::http::extract::{AppJson, DeviceAuth};
 use crate::http::problem::Problem;
@@ -89,11 +90,16 @@ pub async fn ingest(
         return Err(Error::invalid("events", "only electronic location devices (tags) send device events").into());
     }
     let person = app.device_person(&device).await?;
-    let area = app.geofences.allowed_area(&person.residence_adcode)?;
     let zones = app.zones.get(app.store.as_ref(), person.id).await?;
+    let permits = app.permits.get(app.store.as_ref(), &app.geofences, app.tz, person.id, app.today()).await?;
+    let allowance = Allowance {
+        base: app.geofences.allowed_area(&person.residence_adcode)?,
+        extras: permits.iter().map(Permit::extra).collect(),
+    };
     let rules = Rules {
         engine: &app.geofences,
-        area: &area,
+        allowance: &allowance,
+        permits: &permits,
         zones: &zones,
         person_id: person.id,
         now: app.clock.now(),

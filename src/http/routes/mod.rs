@@ -12,4 +12,5 @@ pub mod monitoring;
 pub mod ops;
 pub mod persons;
 pub mod track;
+pub mod travel;
 pub mod zones;

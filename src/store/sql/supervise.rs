@@ -45,6 +45,7 @@ fn observation(fix: &Fix, device_id: i64) -> Observation {
         adcode: fix.adcode.clone(),
         place: fix.place.clone(),
         zones: fix.zones.clone(),
+        permit: fix.permit,
     }
 }
 

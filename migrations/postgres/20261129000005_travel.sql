@@ -1,0 +1,26 @@
+-- Travel (外出) and regular cross-city activity applications; an approved one is a permit.
+CREATE TABLE travel_applications (
+    id                     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    person_id              BIGINT NOT NULL REFERENCES persons (id),
+    kind                   TEXT NOT NULL CHECK (kind IN ('trip', 'regular')),
+    -- JSON array of county- or city-level adcodes.
+    destinations           TEXT NOT NULL,
+    starts_on              DATE NOT NULL,
+    ends_on                DATE NOT NULL,
+    reason_category        TEXT NOT NULL CHECK (reason_category IN ('medical', 'study', 'litigation', 'family', 'work', 'other')),
+    reason                 TEXT NOT NULL,
+    -- Regular activity: the typical schedule and frequency, as the person describes them.
+    schedule               TEXT,
+    status                 TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'cancelled')),
+    decided_by             TEXT NOT NULL CHECK (decided_by IN ('office', 'county', 'city')),
+    notify_procuratorate   BOOLEAN NOT NULL,
+    rule                   TEXT NOT NULL,
+    warnings               TEXT NOT NULL,
+    submitted_at           TIMESTAMPTZ NOT NULL,
+    submitted_by           TEXT NOT NULL,
+    decided_at             TIMESTAMPTZ,
+    decider                BIGINT REFERENCES users (id),
+    decision_reason        TEXT
+);
+CREATE INDEX travel_applications_person ON travel_applications (person_id, id);
+CREATE INDEX travel_applications_pending ON travel_applications (decided_by, id) WHERE status = 'pending';

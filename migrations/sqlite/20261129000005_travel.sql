@@ -1,0 +1,26 @@
+-- Travel (外出) and regular cross-city activity applications; an approved one is a permit.
+CREATE TABLE travel_applications (
+    id                     INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id              INTEGER NOT NULL REFERENCES persons (id),
+    kind                   TEXT NOT NULL CHECK (kind IN ('trip', 'regular')),
+    -- JSON array of county- or city-level adcodes.
+    destinations           TEXT NOT NULL,
+    starts_on              TEXT NOT NULL,
+    ends_on                TEXT NOT NULL,
+    reason_category        TEXT NOT NULL CHECK (reason_category IN ('medical', 'study', 'litigation', 'family', 'work', 'other')),
+    reason                 TEXT NOT NULL,
+    -- Regular activity: the typical schedule and frequency, as the person describes them.
+    schedule               TEXT,
+    status                 TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'cancelled')),
+    decided_by             TEXT NOT NULL CHECK (decided_by IN ('office', 'county', 'city')),
+    notify_procuratorate   INTEGER NOT NULL,
+    rule                   TEXT NOT NULL,
+    warnings               TEXT NOT NULL,
+    submitted_at           TEXT NOT NULL,
+    submitted_by           TEXT NOT NULL,
+    decided_at             TEXT,
+    decider                INTEGER REFERENCES users (id),
+    decision_reason        TEXT
+);
+CREATE INDEX travel_applications_person ON travel_applications (person_id, id);
+CREATE INDEX travel_applications_pending ON travel_applications (decided_by, id) WHERE status = 'pending';

@@ -1,0 +1,172 @@
+//! Travel applications: a phone or an officer applies, the rules route it, the right level
+//! decides.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::App;
+use crate::http::extract::{AppJson, AppPath, AppQuery, Caller, Staff};
+use crate::http::problem::Problem;
+use crate::travel::{
+    check_text, level_of, route_regular, route_trip, Application, ApplicationFilter, ApplicationRequest,
+    ApplicationStatus, Decision, NewApplication, TravelKind,
+};
+use crate::{Error, Result};
+
+/// Submits a trip or regular-activity application. The answer says which level decides (by the
+/// rules, with the rule in words), whether the procuratorate is notified, and any warnings
+/// (short notice, overlapping trips). Destinations inside the allowed area are refused.
+#[utoipa::path(post, path = "/api/v1/travel-applications", tag = "travel", request_body = ApplicationRequest,
+    security(("bearer" = [])), responses(
+    (status = 201, body = Application),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn submit(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    AppJson(body): AppJson<ApplicationRequest>,
+) -> Result<(StatusCode, Json<Application>), Problem> {
+    body.validate()?;
+    let (person, actor, submitted_by) = match &caller {
+        Caller::Staff(actor) => {
+            let id = body.person_id.ok_or_else(|| Error::invalid("person_id", "is required"))?;
+            let person = app.store.person(actor, id).await?.ok_or(Error::NotFound("person"))?;
+            (person, Some(actor), actor.label())
+        }
+        Caller::Device(device) => {
+            if body.person_id.is_some_and(|id| id != device.person_id) {
+                return Err(Error::Forbidden("a phone applies for its own person only".into()).into());
+            }
+            let person = app.device_person(device).await?;
+            ((*person).clone(), None, format!("device:{}", device.device_id))
+        }
+    };
+    check_destinations(&app, &person.residence_adcode, &body.destinations)?;
+    let today = app.today();
+    let policy = &app.settings.policy;
+    let routing = match body.kind {
+        TravelKind::Trip => {
+            let window = chrono::Days::new(policy.trip_cumulative_window_days.into());
+            let others = app.store.other_trips(person.id, body.starts_on - window).await?;
+            route_trip(body.starts_on, body.ends_on, today, &others, policy)?
+        }
+        TravelKind::Regular => route_regular(body.starts_on, body.ends_on, today, policy)?,
+    };
+    let new = NewApplication { person_id: person.id, request: body, routing, submitted_by };
+    let application = app.store.submit_application(actor, &new, app.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(application)))
+}
+
+/// Each destination must be a known county- or city-level unit with some part outside the area
+/// the person may already move in freely.
+fn check_destinations(app: &App, residence: &str, destinations: &[String]) -> Result<()> {
+    let home = app.geofences.allowed_area(residence)?;
+    for adcode in destinations {
+        let counties = app.geofences.expand("destinations", adcode)?;
+        if counties.iter().all(|c| home.contains_county(*c)) {
+            let name = app.units.name(adcode).unwrap_or_default();
+            let detail = format!("{adcode} ({name}) lies inside the area the person may move in freely");
+            return Err(Error::invalid("destinations", detail));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationQuery {
+    pub person_id: Option<i64>,
+    pub status: Option<ApplicationStatus>,
+    /// `me`: the pending applications that the caller's level decides (the inbox).
+    pub awaiting: Option<String>,
+    /// The `next` of the previous page.
+    pub before: Option<i64>,
+    /// Page size, 1–500 (default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationPage {
+    /// Newest first.
+    pub applications: Vec<Application>,
+    pub next: Option<i64>,
+}
+
+/// Applications in the caller's scope; `awaiting=me` is the inbox of the caller's level, each
+/// with the rule that routed it.
+#[utoipa::path(get, path = "/api/v1/travel-applications", tag = "travel", params(ApplicationQuery),
+    security(("bearer" = [])), responses(
+    (status = 200, body = ApplicationPage),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Staff(actor): Staff,
+    AppQuery(q): AppQuery<ApplicationQuery>,
+) -> Result<Json<ApplicationPage>, Problem> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::malformed(Some("limit".into()), "limit: must be between 1 and 500"));
+    }
+    let awaiting =
+        match q.awaiting.as_deref() {
+            None => None,
+            Some("me") => Some(level_of(actor.role).ok_or_else(|| {
+                Error::invalid("awaiting", format!("the {} role decides no applications", actor.role))
+            })?),
+            Some(_) => return Err(Problem::malformed(Some("awaiting".into()), "awaiting: the only value is `me`")),
+        };
+    let filter = ApplicationFilter { person_id: q.person_id, status: q.status, awaiting, before: q.before, limit };
+    let applications = app.store.applications(&actor, &filter).await?;
+    let next = (applications.len() as i64 == limit).then(|| applications.last().map(|a| a.id)).flatten();
+    Ok(Json(ApplicationPage { applications, next }))
+}
+
+/// Cancels a pending application (the person's phone, or an officer in scope).
+#[utoipa::path(post, path = "/api/v1/travel-applications/{id}/cancel", tag = "travel", params(("id" = i64, Path)),
+    security(("bearer" = [])), responses(
+    (status = 200, body = Application),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    AppPath(id): AppPath<i64>,
+) -> Result<Json<Application>, Problem> {
+    let now = app.clock.now();
+    let application = match &caller {
+        Caller::Staff(actor) => app.store.cancel_application(Some(actor), None, id, now).await?,
+        Caller::Device(device) => app.store.cancel_application(None, Some(device), id, now).await?,
+    };
+    Ok(Json(application))
+}
+
+/// Approves or rejects a pending application. Only an officer of at least the level the rules
+/// require, in scope, decides (403 below it). An approval is a permit: the destinations join
+/// the person's allowed area for the dates.
+#[utoipa::path(post, path = "/api/v1/travel-applications/{id}/decision", tag = "travel",
+    params(("id" = i64, Path)), request_body = Decision, security(("bearer" = [])), responses(
+    (status = 200, body = Application),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn decide(
+    State(app): State<Arc<App>>,
+    Staff(actor): Staff,
+    AppPath(id): AppPath<i64>,
+    AppJson(body): AppJson<Decision>,
+) -> Result<Json<Application>, Problem> {
+    check_text("reason", &body.reason, 500)?;
+    let application = app.store.decide_application(&actor, id, body.approve, &body.reason, app.clock.now()).await?;
+    app.permits.forget(application.person_id);
+    Ok(Json(application))
+}

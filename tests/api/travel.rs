@@ -1,0 +1,121 @@
+//! Travel applications: routed by the rules, decided at the right level, and once approved, a
+//! permit the supervision loop respects.
+
+use axum::http::{Method, StatusCode};
+use chrono::Days;
+use liandong::auth::Role;
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::harness::TestApp;
+use crate::supervision::{alerts, fix_at, supervised, upload};
+
+backend_tests!(
+    applications_are_routed_by_the_rules_and_decided_at_the_right_level,
+    bad_applications_are_refused,
+    an_approved_trip_opens_the_destination_and_the_way_there,
+);
+
+fn trip(t: &TestApp, person: Option<i64>, starts_in: u64, days: u64, destinations: &[&str]) -> Value {
+    let starts = t.app.today() + Days::new(starts_in);
+    json!({
+        "person_id": person, "kind": "trip", "destinations": destinations,
+        "starts_on": starts, "ends_on": starts + Days::new(days - 1),
+        "reason_category": "medical", "reason": "到孝感市中心医院复查",
+    })
+}
+
+async fn applications_are_routed_by_the_rules_and_decided_at_the_right_level(t: &TestApp) {
+    let (county, person, phone) = supervised(t).await;
+    let office = t.user("ja-office", Role::OfficeOfficer, "ja").await;
+    // The phone applies for its own person: five days, a week ahead → the judicial office.
+    let short = t.post("/api/v1/travel-applications", &phone, trip(t, None, 7, 5, &["420900"])).await;
+    assert_eq!(short.status, StatusCode::CREATED, "{}", short.body);
+    assert_eq!(
+        (short.body["decided_by"].as_str(), short.body["notify_procuratorate"].as_bool()),
+        (Some("office"), Some(false))
+    );
+    assert_eq!(short.body["warnings"], json!([]));
+    // An officer applies for 31 days starting tomorrow → the city, the procuratorate told, short notice.
+    let long = t.post("/api/v1/travel-applications", &county, trip(t, Some(person), 1, 31, &["420902"])).await;
+    assert_eq!(
+        (long.body["decided_by"].as_str(), long.body["notify_procuratorate"].as_bool()),
+        (Some("city"), Some(true))
+    );
+    let warnings: Vec<&str> =
+        long.body["warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+    assert_eq!(warnings, ["short_notice", "overlaps"], "{}", long.body);
+
+    let inbox = t.get("/api/v1/travel-applications?awaiting=me", &office).await;
+    let ids: Vec<&Value> = inbox.body["applications"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    assert_eq!(ids, [&short.body["id"]], "the office's inbox holds the office-level one only");
+
+    let decide = |id: &Value| format!("/api/v1/travel-applications/{id}/decision");
+    let approval = json!({"approve": true, "reason": "就医理由充分"});
+    let below = t.post(&decide(&long.body["id"]), &county, approval.clone()).await;
+    assert_eq!(below.status, StatusCode::FORBIDDEN, "a county officer below the city level: {}", below.body);
+    let procurator = t.user("ja-proc", Role::Procurator, "420102").await;
+    assert_eq!(t.post(&decide(&short.body["id"]), &procurator, approval.clone()).await.status, StatusCode::FORBIDDEN);
+    // A higher level may decide what a lower one could.
+    let approved = t.post(&decide(&short.body["id"]), &county, approval.clone()).await;
+    assert_eq!(
+        (approved.status, approved.body["status"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{}",
+        approved.body
+    );
+    assert_eq!(t.post(&decide(&short.body["id"]), &county, approval).await.status, StatusCode::CONFLICT);
+    let cancel = |id: &Value| format!("/api/v1/travel-applications/{id}/cancel");
+    assert_eq!(t.call(Method::POST, &cancel(&short.body["id"]), Some(&phone), None).await.status, StatusCode::CONFLICT);
+    let cancelled = t.call(Method::POST, &cancel(&long.body["id"]), Some(&phone), None).await;
+    assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
+
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'travel.%' ORDER BY seq").await;
+    assert_eq!(kinds, ["travel.submitted", "travel.submitted", "travel.decided", "travel.cancelled"]);
+}
+
+async fn bad_applications_are_refused(t: &TestApp) {
+    let (county, person, phone) = supervised(t).await;
+    let post = |token: &str, body: Value| {
+        let token = token.to_owned();
+        async move { t.post("/api/v1/travel-applications", &token, body).await }
+    };
+    let inside = post(&county, trip(t, Some(person), 5, 2, &["420106"])).await;
+    assert_eq!((inside.status, inside.field()), (StatusCode::UNPROCESSABLE_ENTITY, "destinations"), "Wuchang is home");
+    assert!(inside.body["detail"].as_str().unwrap().contains("武昌区"));
+    assert_eq!(post(&county, trip(t, Some(person), 5, 2, &["999999"])).await.field(), "destinations");
+    let mut backwards = trip(t, Some(person), 5, 2, &["420900"]);
+    backwards["ends_on"] = json!(t.app.today());
+    assert_eq!(post(&county, backwards).await.field(), "ends_on");
+    let mut past = trip(t, Some(person), 0, 2, &["420900"]);
+    past["starts_on"] = json!(t.app.today() - Days::new(1));
+    assert_eq!(post(&county, past).await.field(), "starts_on");
+    let mut regular = trip(t, Some(person), 5, 200, &["420900"]);
+    regular["kind"] = json!("regular");
+    regular["schedule"] = json!("每周二去孝感客户处");
+    assert_eq!(post(&county, regular).await.field(), "ends_on", "longer than six months");
+    let other = t.enrol(&county).await;
+    assert_eq!(post(&phone, trip(t, Some(other), 5, 2, &["420900"])).await.status, StatusCode::FORBIDDEN);
+    t.office("wc", "420106").await;
+    let wuchang = t.user("wc-county", Role::CountyOfficer, "420106").await;
+    assert_eq!(post(&wuchang, trip(t, Some(person), 5, 2, &["420900"])).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(t.count("travel_applications").await, 0, "nothing written");
+}
+
+async fn an_approved_trip_opens_the_destination_and_the_way_there(t: &TestApp) {
+    let (county, person, phone) = supervised(t).await;
+    // A trip to Xiaogan starting today.
+    let applied = t.post("/api/v1/travel-applications", &phone, trip(t, None, 0, 3, &["420900"])).await;
+    assert_eq!(applied.status, StatusCode::CREATED, "{}", applied.body);
+    let path = format!("/api/v1/travel-applications/{}/decision", applied.body["id"]);
+    let approved = t.post(&path, &county, json!({"approve": true, "reason": "同意"})).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    let now = t.app.clock.now();
+    // On the way through Ezhou (neither Wuhan nor Xiaogan) on the first day: in transit.
+    let ezhou = upload(t, &phone, vec![fix_at("e1", now - chrono::Duration::minutes(1), 114.89, 30.39, 20.0)]).await;
+    assert_eq!(ezhou["state"], "in_transit", "{ezhou}");
+    // At the destination: away with permission.
+    let there = upload(t, &phone, vec![fix_at("x1", now, 113.92, 30.92, 20.0)]).await;
+    assert_eq!((there["state"].as_str(), there["placement"].as_str()), (Some("away_permitted"), Some("inside")));
+    assert!(alerts(t, &county, &format!("person_id={person}")).await.is_empty(), "no absence");
+}
