@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::checkin::local_midnight;
 use crate::geofence::Placement;
 use crate::supervision::{next_spot_check, Evidence, EvidenceFix};
 use crate::Result;
@@ -25,6 +26,7 @@ pub struct Report {
     pub missed_checkins: usize,
     pub missed_registrations: usize,
     pub missed_acknowledgements: usize,
+    pub overdue_returns: usize,
     /// Persons found inside a zone as it came into force.
     pub zone_entries: usize,
     pub expiring_orders: usize,
@@ -76,6 +78,7 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
             app.store.raise_missed_registrations(today, app.tz, now, policy).await,
         ),
         missed_acknowledgements: run("acknowledgements", app.store.mark_missed_acknowledgements(now).await),
+        overdue_returns: run("overdue returns", overdue_returns(app).await),
         purged_fixes: run("retention purge", app.store.purge_fixes(retention_start, now).await),
     };
     if report != Report::default() {
@@ -93,6 +96,35 @@ fn run<T: Default>(job: &'static str, outcome: Result<T>) -> T {
         metrics::counter!("scheduler_job_failures_total", "job" => job).increment(1);
         T::default()
     })
+}
+
+/// A person last seen away on a trip that (with its grace) has ended is overdue: re-judged when
+/// the permit ends, not only at their next fix.
+async fn overdue_returns(app: &App) -> Result<usize> {
+    let (now, today) = (app.clock.now(), app.today());
+    let grace = chrono::Duration::hours(app.settings.policy.return_grace_hours.into());
+    let from = today.checked_sub_days(Days::new(7)).unwrap_or(today);
+    let mut raised = 0;
+    for trip in app.store.ended_trips(from, today).await? {
+        let grace_ends = local_midnight(trip.ends_on + Days::new(1), app.tz) + grace;
+        if grace_ends > now {
+            continue;
+        }
+        // Last seen during or after the trip, outside the residence area: still away.
+        let home = app.geofences.allowed_area(&trip.residence_adcode)?;
+        let away = app.store.last_position(trip.person_id).await?.is_some_and(|p| {
+            p.at >= local_midnight(trip.starts_on, app.tz)
+                && p.adcode
+                    .as_deref()
+                    .and_then(|a| app.geofences.county_id(a))
+                    .is_some_and(|c| !home.contains_county(c))
+        });
+        if away {
+            let (id, person, policy) = (trip.application_id, trip.person_id, &app.settings.policy);
+            raised += usize::from(app.store.raise_overdue_return(id, person, grace_ends, now, policy).await?);
+        }
+    }
+    Ok(raised)
 }
 
 /// Judges each zone that came into force against its person's last position: a person who does

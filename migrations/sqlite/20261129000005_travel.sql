@@ -20,7 +20,9 @@ CREATE TABLE travel_applications (
     submitted_by           TEXT NOT NULL,
     decided_at             TEXT,
     decider                INTEGER REFERENCES users (id),
-    decision_reason        TEXT
+    decision_reason        TEXT,
+    -- When still being away after the trip (and its grace) raised overdue_return.
+    overdue_at             TEXT
 );
 CREATE INDEX travel_applications_person ON travel_applications (person_id, id);
 CREATE INDEX travel_applications_pending ON travel_applications (decided_by, id) WHERE status = 'pending';

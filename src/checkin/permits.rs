@@ -26,6 +26,8 @@ pub struct Permit {
     /// way are in transit.
     pub first_day_ends: DateTime<Utc>,
     pub last_day_starts: DateTime<Utc>,
+    /// The end of the grace after a trip: being away after it is an overdue return.
+    pub grace_ends: DateTime<Utc>,
 }
 
 impl Permit {
@@ -41,6 +43,16 @@ impl Permit {
     pub fn travel_day(&self, at: DateTime<Utc>) -> bool {
         self.kind == TravelKind::Trip && self.in_force(at) && (at < self.first_day_ends || at >= self.last_day_starts)
     }
+
+    /// In the grace hours after a trip's end: still on the way back.
+    pub fn in_grace(&self, at: DateTime<Utc>) -> bool {
+        self.kind == TravelKind::Trip && self.until <= at && at < self.grace_ends
+    }
+
+    /// After a trip and its grace (within the days the cache keeps ended trips).
+    pub fn overdue(&self, at: DateTime<Utc>) -> bool {
+        self.kind == TravelKind::Trip && at >= self.grace_ends
+    }
 }
 
 /// Midnight at the start of `day` in `tz` (the first hour that exists on a clock-change day).
@@ -51,6 +63,9 @@ pub fn local_midnight(day: NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
         .next()
         .unwrap_or_else(|| day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
+
+/// Days after a trip during which being away counts as an overdue return of that trip.
+const OVERDUE_DAYS: u64 = 7;
 
 pub struct PermitCache {
     entries: StatusCache<i64, Arc<Vec<Permit>>>,
@@ -67,14 +82,15 @@ impl PermitCache {
         store: &dyn Store,
         engine: &Geofences,
         tz: chrono_tz::Tz,
+        grace: chrono::Duration,
         person_id: i64,
         today: NaiveDate,
     ) -> Result<Arc<Vec<Permit>>> {
         if let Some(permits) = self.entries.get(&person_id) {
             return Ok(permits);
         }
-        // Yesterday's too: a fix uploaded late may belong to a trip that just ended.
-        let since = today.checked_sub_days(Days::new(1)).unwrap_or(today);
+        // Trips of the last week too: being away after one is an overdue return, not an absence.
+        let since = today.checked_sub_days(Days::new(OVERDUE_DAYS)).unwrap_or(today);
         let mut permits = Vec::new();
         for application in store.person_permits(person_id, since).await? {
             let mut counties = Vec::new();
@@ -91,6 +107,7 @@ impl PermitCache {
                 until: local_midnight(next(application.ends_on), tz),
                 first_day_ends: local_midnight(next(application.starts_on), tz),
                 last_day_starts: local_midnight(application.ends_on, tz),
+                grace_ends: local_midnight(next(application.ends_on), tz) + grace,
             });
         }
         let permits = Arc::new(permits);

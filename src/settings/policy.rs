@@ -17,6 +17,8 @@ pub struct Policy {
     /// Cumulative trip days within the window beyond which the city agency decides.
     pub trip_cumulative_max_days: u32,
     pub trip_cumulative_window_days: u32,
+    /// Hours after a trip's end before still being away is `overdue_return`.
+    pub return_grace_hours: u32,
     /// Validity of a regular cross-city activity approval.
     pub regular_travel_months: u32,
     /// Interval at which a positioning phone reports.
@@ -67,6 +69,7 @@ impl Default for Policy {
             trip_cumulative_max_days: 30,
             trip_cumulative_window_days: 60,
             regular_travel_months: 6,
+            return_grace_hours: 12,
             phone_interval_minutes: 15,
             phone_lost_contact_hours: 24,
             tag_interval_seconds: 60,

@@ -291,6 +291,19 @@ pub trait JobStore {
         deadline: DateTime<Utc>,
         next: &(dyn Fn() -> Option<DateTime<Utc>> + Send + Sync),
     ) -> Result<usize>;
+    /// Approved trips that ended between `from` and `to` (local days) with no overdue return
+    /// raised.
+    async fn ended_trips(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<EndedTrip>>;
+    /// Raises `overdue_return` for a trip whose person is still away (as of their last fix);
+    /// false when it was raised already.
+    async fn raise_overdue_return(
+        &self,
+        application_id: i64,
+        person_id: i64,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<bool>;
     /// Marks open alerts past their acknowledgement deadline, each an event.
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize>;
     /// Deletes the fixes of persons whose supervision ended before `ended_before`, except alert

@@ -145,3 +145,13 @@ pub struct LastPosition {
     pub accuracy_m: f64,
     pub adcode: Option<String>,
 }
+
+/// An approved trip that has ended, for the overdue-return job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndedTrip {
+    pub application_id: i64,
+    pub person_id: i64,
+    pub starts_on: chrono::NaiveDate,
+    pub ends_on: chrono::NaiveDate,
+    pub residence_adcode: String,
+}

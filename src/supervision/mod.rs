@@ -82,6 +82,9 @@ pub struct Evidence {
     pub checkin_request_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring_order_id: Option<i64>,
+    /// The travel application (an overdue return's trip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<i64>,
     /// Since when: the last fix before silence, the registration deadline, the request time…
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<DateTime<Utc>>,
@@ -97,8 +100,11 @@ pub const MAX_EVIDENCE_FIXES: usize = 20;
 pub enum PermitUse {
     /// Inside a destination of a permit in force (outside the residence area).
     AtDestination { application_id: i64 },
-    /// Outside both, on a trip's first or last day: on the way, not absent.
+    /// Outside both, on a trip's first or last day (or within the grace after it): on the way,
+    /// not absent.
     InTransit { application_id: i64 },
+    /// Outside after a trip and its grace ended: being away is `overdue_return`, not absence.
+    Overdue { application_id: i64 },
 }
 
 /// One stored fix as the state machine sees it.

@@ -72,6 +72,9 @@ impl Machine<'_> {
                 self.tracking.state = Some(state);
                 self.tracking.outside = OutsideRun::default();
                 self.end(AlertKind::UnapprovedAbsence, o.at);
+                if !permitted {
+                    self.end(AlertKind::OverdueReturn, o.at);
+                }
             }
             // On the way on a trip's first or last day: neither absence nor its evidence.
             (Placement::Outside, Some(PermitUse::InTransit { .. })) => {
@@ -102,12 +105,17 @@ impl Machine<'_> {
     }
 
     fn outside(&mut self, o: &Observation) {
-        if let Some(evidence) = self.open.get(&AlertKind::UnapprovedAbsence) {
-            self.tracking.state = Some(SupervisionState::Absent);
-            if let Some(more) = with_new_place(evidence, o) {
-                self.join(AlertKind::UnapprovedAbsence, more);
+        // Still away after a trip: the episode is an overdue return, which replaces an absence.
+        let overdue = matches!(o.permit, Some(PermitUse::Overdue { .. }));
+        let kind = if overdue { AlertKind::OverdueReturn } else { AlertKind::UnapprovedAbsence };
+        for running in [AlertKind::OverdueReturn, AlertKind::UnapprovedAbsence] {
+            if let Some(evidence) = self.open.get(&running) {
+                self.tracking.state = Some(SupervisionState::Absent);
+                if let Some(more) = with_new_place(evidence, o) {
+                    self.join(running, more);
+                }
+                return;
             }
-            return;
         }
         let run = &mut self.tracking.outside;
         // Outside fixes far apart (hours of uncertain fixes between) are two runs, not one dwell.
@@ -124,10 +132,15 @@ impl Machine<'_> {
         if confirms(run, o, self.policy) {
             let run = std::mem::take(&mut self.tracking.outside);
             self.tracking.state = Some(SupervisionState::Absent);
-            let evidence = Evidence { fixes: run.evidence, since: run.since, ..Evidence::default() };
+            let application = match o.permit {
+                Some(PermitUse::Overdue { application_id }) => Some(application_id),
+                _ => None,
+            };
+            let evidence =
+                Evidence { fixes: run.evidence, since: run.since, application_id: application, ..Evidence::default() };
             // Confirmed now, but the episode began with the first fix outside.
             let retrospective = self.retrospective(o.at);
-            self.open(AlertKind::UnapprovedAbsence, run.since.unwrap_or(o.at), retrospective, evidence);
+            self.open(kind, run.since.unwrap_or(o.at), retrospective, evidence);
         } else {
             self.tracking.state = Some(SupervisionState::Suspected);
         }

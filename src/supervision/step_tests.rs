@@ -232,3 +232,19 @@ fn a_late_backlog_inside_a_zone_is_a_past_entry() {
     };
     assert_eq!((*from, *until, evidence.zones.clone()), (t(10), t(12), vec![7]));
 }
+
+#[test]
+fn on_the_way_is_no_evidence_and_after_a_trip_absence_is_an_overdue_return() {
+    let on_the_way = |m| Observation { permit: Some(PermitUse::InTransit { application_id: 3 }), ..outside(m) };
+    let s = run(&Tracking::default(), &HashMap::new(), &[on_the_way(0), on_the_way(20)]);
+    assert_eq!((s.tracking.state, s.effects.len()), (Some(SupervisionState::InTransit), 0));
+    let late_back = |m| Observation { permit: Some(PermitUse::Overdue { application_id: 3 }), ..outside(m) };
+    let s = run(&Tracking::default(), &HashMap::new(), &[late_back(0), late_back(15)]);
+    let [Effect::Open { kind: AlertKind::OverdueReturn, evidence, .. }] = &s.effects[..] else {
+        panic!("{:?}", s.effects)
+    };
+    assert_eq!(evidence.application_id, Some(3));
+    let at_destination = Observation { permit: Some(PermitUse::AtDestination { application_id: 3 }), ..inside(0) };
+    let s = run(&Tracking::default(), &HashMap::new(), &[at_destination]);
+    assert_eq!(s.tracking.state, Some(SupervisionState::AwayPermitted));
+}

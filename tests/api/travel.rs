@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::harness::TestApp;
-use crate::supervision::{alerts, fix_at, supervised, upload};
+use crate::supervision::{alerts, fix_at, supervised, supervised_device, upload};
 
 backend_tests!(
     applications_are_routed_by_the_rules_and_decided_at_the_right_level,
@@ -103,7 +103,8 @@ async fn bad_applications_are_refused(t: &TestApp) {
 }
 
 async fn an_approved_trip_opens_the_destination_and_the_way_there(t: &TestApp) {
-    let (county, person, phone) = supervised(t).await;
+    let (county, person, device) = supervised_device(t).await;
+    let phone = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
     // A trip to Xiaogan starting today.
     let applied = t.post("/api/v1/travel-applications", &phone, trip(t, None, 0, 3, &["420900"])).await;
     assert_eq!(applied.status, StatusCode::CREATED, "{}", applied.body);
@@ -118,4 +119,38 @@ async fn an_approved_trip_opens_the_destination_and_the_way_there(t: &TestApp) {
     let there = upload(t, &phone, vec![fix_at("x1", now, 113.92, 30.92, 20.0)]).await;
     assert_eq!((there["state"].as_str(), there["placement"].as_str()), (Some("away_permitted"), Some("inside")));
     assert!(alerts(t, &county, &format!("person_id={person}")).await.is_empty(), "no absence");
+
+    // The trip (three days from today) ends; twelve hours' grace later the person, last seen in
+    // Xiaogan, is overdue: the scheduler raises it without waiting for a fix.
+    let tz = chrono_tz::Asia::Shanghai;
+    let end = (t.app.today() + Days::new(3)).and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap();
+    let in_grace = (end.with_timezone(&chrono::Utc) + chrono::Duration::hours(11) - t.app.clock.now()).num_seconds();
+    let jobs = advance(t, in_grace).await;
+    assert_eq!(jobs["overdue_returns"], 0, "within the grace: {jobs}");
+    assert_eq!(advance(t, 2 * 3600).await["overdue_returns"], 1);
+    let county = t.jiangan_token().await;
+    // (The phone was silent for days too: that is lost contact, an alert of its own.)
+    let found = alerts(t, &county, &format!("person_id={person}&kind=overdue_return")).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["evidence"]["application_id"], applied.body["id"]);
+    let absences = format!("person_id={person}&kind=unapproved_absence");
+    assert!(alerts(t, &county, &absences).await.is_empty(), "it replaces an absence alert");
+    // Fixes still in Xiaogan join that episode; none opens an absence.
+    let phone = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
+    let now = t.app.clock.now();
+    let away = vec![
+        fix_at("x2", now - chrono::Duration::minutes(20), 113.92, 30.92, 20.0),
+        fix_at("x3", now, 113.93, 30.92, 20.0),
+    ];
+    assert_eq!(upload(t, &phone, away).await["state"], "absent");
+    assert!(alerts(t, &county, &absences).await.is_empty());
+    let home = upload(t, &phone, vec![fix_at("h", now + chrono::Duration::seconds(1), 114.30, 30.62, 10.0)]).await;
+    assert_eq!(home["state"], "inside");
+    assert!(alerts(t, &county, "kind=overdue_return").await[0]["episode_ended_at"].is_string());
+}
+
+async fn advance(t: &TestApp, seconds: i64) -> Value {
+    let reply = t.call(Method::POST, "/api/v1/test/clock", None, Some(json!({"advance_seconds": seconds}))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body["jobs"].clone()
 }

@@ -91,7 +91,8 @@ pub async fn ingest(
     }
     let person = app.device_person(&device).await?;
     let zones = app.zones.get(app.store.as_ref(), person.id).await?;
-    let permits = app.permits.get(app.store.as_ref(), &app.geofences, app.tz, person.id, app.today()).await?;
+    let grace = chrono::Duration::hours(app.settings.policy.return_grace_hours.into());
+    let permits = app.permits.get(app.store.as_ref(), &app.geofences, app.tz, grace, person.id, app.today()).await?;
     let allowance = Allowance {
         base: app.geofences.allowed_area(&person.residence_adcode)?,
         extras: permits.iter().map(Permit::extra).collect(),

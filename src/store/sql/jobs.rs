@@ -7,13 +7,14 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::FromRow;
 
+use super::common::lock_persons;
 use super::episodes::{open_alert, NewAlert};
 use super::log::append;
 use super::{Backend, FOR_UPDATE_SKIP_LOCKED};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::Category;
 use crate::settings::Policy;
-use crate::store::JobStore;
+use crate::store::{EndedTrip, JobStore};
 use crate::supervision::{AlertKind, Evidence};
 use crate::Result;
 
@@ -252,6 +253,59 @@ impl JobStore for Backend {
         }
         tx.commit().await?;
         Ok(asked)
+    }
+
+    async fn ended_trips(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<EndedTrip>> {
+        Ok(sqlx::query_as(
+            "SELECT a.id AS application_id, a.person_id, a.starts_on, a.ends_on, p.residence_adcode \
+             FROM travel_applications a JOIN persons p ON p.id = a.person_id \
+             WHERE a.kind = 'trip' AND a.status = 'approved' AND a.overdue_at IS NULL AND a.ends_on >= $1 \
+             AND a.ends_on <= $2 AND p.ended_on IS NULL ORDER BY a.id LIMIT 500",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn raise_overdue_return(
+        &self,
+        application_id: i64,
+        person_id: i64,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        lock_persons(&mut tx, &[person_id]).await?;
+        // Not raised yet (read under the lock).
+        let county: Option<String> = sqlx::query_scalar(
+            "SELECT p.county FROM persons p JOIN travel_applications a ON a.person_id = p.id WHERE a.id = $1 \
+             AND a.overdue_at IS NULL",
+        )
+        .bind(application_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(county) = county else { return Ok(false) };
+        sqlx::query("UPDATE travel_applications SET overdue_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(application_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE persons SET state = 'absent' WHERE id = $1 AND state IN ('away_permitted', 'in_transit')")
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await?;
+        let evidence = Evidence {
+            application_id: Some(application_id),
+            since: Some(since),
+            detail: Some("still away when the trip and its grace ended".into()),
+            ..Evidence::default()
+        };
+        let new = NewAlert::system(person_id, &county, AlertKind::OverdueReturn, since, &evidence);
+        let raised = open_alert(&mut tx, &new, now, policy).await?.is_some();
+        tx.commit().await?;
+        Ok(raised)
     }
 
     async fn mark_missed_acknowledgements(&self, now: DateTime<Utc>) -> Result<usize> {
