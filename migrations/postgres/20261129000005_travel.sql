@@ -21,6 +21,9 @@ CREATE TABLE travel_applications (
     decided_at             TIMESTAMPTZ,
     decider                BIGINT REFERENCES users (id),
     decision_reason        TEXT,
+    -- The person's reports during the trip.
+    arrived_at             TIMESTAMPTZ,
+    returned_at            TIMESTAMPTZ,
     -- When still being away after the trip (and its grace) raised overdue_return.
     overdue_at             TIMESTAMPTZ
 );

@@ -21,6 +21,9 @@ CREATE TABLE travel_applications (
     decided_at             TEXT,
     decider                INTEGER REFERENCES users (id),
     decision_reason        TEXT,
+    -- The person's reports during the trip.
+    arrived_at             TEXT,
+    returned_at            TEXT,
     -- When still being away after the trip (and its grace) raised overdue_return.
     overdue_at             TEXT
 );

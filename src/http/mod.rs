@@ -72,6 +72,8 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(travel::submit, travel::list))
         .routes(routes!(travel::cancel))
         .routes(routes!(travel::decide))
+        .routes(routes!(travel::arrival))
+        .routes(routes!(travel::back))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
         .routes(routes!(alerts::suppress))

@@ -43,6 +43,8 @@ pub enum EventKind {
     TravelSubmitted,
     TravelCancelled,
     TravelDecided,
+    TravelArrived,
+    TravelReturned,
 }
 
 impl EventKind {
@@ -77,6 +79,8 @@ impl EventKind {
             EventKind::TravelSubmitted => "travel.submitted",
             EventKind::TravelCancelled => "travel.cancelled",
             EventKind::TravelDecided => "travel.decided",
+            EventKind::TravelArrived => "travel.arrived",
+            EventKind::TravelReturned => "travel.returned",
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::supervision::{
     Alert, AlertFilter, CheckinRequest, Disposition, Ending, Evidence, Lifting, MonitoringOrder,
     MonitoringOrderRequest, Renewal, Sanction, SanctionRequest, SilentPeriod,
 };
-use crate::travel::{Application, ApplicationFilter, NewApplication, OtherTrip};
+use crate::travel::{Application, ApplicationFilter, NewApplication, OtherTrip, TripReport};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -248,6 +248,16 @@ pub trait TravelStore {
         actor: Option<&Actor>,
         device: Option<&DeviceActor>,
         id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Application>;
+    /// Records the person's arrival or return on an approved trip (the person's device, or an
+    /// officer in scope); the first report stands.
+    async fn report_trip(
+        &self,
+        actor: Option<&Actor>,
+        device: Option<&DeviceActor>,
+        id: i64,
+        report: TripReport,
         at: DateTime<Utc>,
     ) -> Result<Application>;
     /// Approves or rejects a pending application: an officer in scope of at least the level the

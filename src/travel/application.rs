@@ -112,6 +112,17 @@ pub struct Application {
     pub decided_at: Option<DateTime<Utc>>,
     pub decider: Option<i64>,
     pub decision_reason: Option<String>,
+    /// The person's reports: arrived at the destination, back home.
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+}
+
+text_enum! {
+    /// What a person reports during an approved trip.
+    pub enum TripReport {
+        Arrival = "arrival",
+        Return = "return",
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

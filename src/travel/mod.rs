@@ -8,7 +8,7 @@ mod rules;
 
 pub use application::{
     check_text, level_of, Application, ApplicationFilter, ApplicationRequest, ApplicationStatus, Decision,
-    NewApplication, ReasonCategory, TravelKind,
+    NewApplication, ReasonCategory, TravelKind, TripReport,
 };
 pub use rules::{
     cumulative_days, local_today, route_extension, route_regular, route_trip, trip_days, Level, OtherTrip, Routing,

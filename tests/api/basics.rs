@@ -60,6 +60,8 @@ async fn the_openapi_document_describes_every_route(t: &TestApp) {
         ("/api/v1/travel-applications", "get"),
         ("/api/v1/travel-applications/{id}/cancel", "post"),
         ("/api/v1/travel-applications/{id}/decision", "post"),
+        ("/api/v1/travel-applications/{id}/arrival", "post"),
+        ("/api/v1/travel-applications/{id}/return", "post"),
         ("/api/v1/alerts/{id}/acknowledge", "post"),
         ("/api/v1/alerts/{id}/resolve", "post"),
         ("/api/v1/alerts/{id}/suppress", "post"),

@@ -50,6 +50,8 @@ async fn applications_are_routed_by_the_rules_and_decided_at_the_right_level(t: 
     let ids: Vec<&Value> = inbox.body["applications"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
     assert_eq!(ids, [&short.body["id"]], "the office's inbox holds the office-level one only");
 
+    let me = t.get("/api/v1/me", &phone).await;
+    assert_eq!(me.body["applications"].as_array().unwrap().len(), 2, "the phone sees its applications");
     let decide = |id: &Value| format!("/api/v1/travel-applications/{id}/decision");
     let approval = json!({"approve": true, "reason": "就医理由充分"});
     let below = t.post(&decide(&long.body["id"]), &county, approval.clone()).await;
@@ -65,13 +67,20 @@ async fn applications_are_routed_by_the_rules_and_decided_at_the_right_level(t: 
         approved.body
     );
     assert_eq!(t.post(&decide(&short.body["id"]), &county, approval).await.status, StatusCode::CONFLICT);
+    let report = |id: &Value, what: &str| format!("/api/v1/travel-applications/{id}/{what}");
+    let arrived = t.call(Method::POST, &report(&short.body["id"], "arrival"), Some(&phone), None).await;
+    assert!(arrived.body["arrived_at"].is_string(), "{}", arrived.body);
+    let again = t.call(Method::POST, &report(&short.body["id"], "arrival"), Some(&phone), None).await;
+    assert_eq!(again.body["arrived_at"], arrived.body["arrived_at"], "the first report stands");
+    let not_approved = t.call(Method::POST, &report(&long.body["id"], "return"), Some(&phone), None).await;
+    assert_eq!(not_approved.status, StatusCode::CONFLICT);
     let cancel = |id: &Value| format!("/api/v1/travel-applications/{id}/cancel");
     assert_eq!(t.call(Method::POST, &cancel(&short.body["id"]), Some(&phone), None).await.status, StatusCode::CONFLICT);
     let cancelled = t.call(Method::POST, &cancel(&long.body["id"]), Some(&phone), None).await;
     assert_eq!(cancelled.body["status"], "cancelled", "{}", cancelled.body);
 
     let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'travel.%' ORDER BY seq").await;
-    assert_eq!(kinds, ["travel.submitted", "travel.submitted", "travel.decided", "travel.cancelled"]);
+    assert_eq!(kinds, ["travel.submitted", "travel.submitted", "travel.decided", "travel.arrived", "travel.cancelled"]);
 }
 
 async fn bad_applications_are_refused(t: &TestApp) {

@@ -13,6 +13,7 @@ use crate::http::extract::DeviceAuth;
 use crate::http::problem::Problem;
 use crate::register::{Category, RegistrationDue, SupervisionState};
 use crate::supervision::CheckinRequest;
+use crate::travel::Application;
 use crate::Error;
 
 #[derive(Serialize, ToSchema)]
@@ -38,6 +39,8 @@ pub struct Me {
     pub next_fix_due: Option<chrono::DateTime<chrono::Utc>>,
     /// Requests to check in now: answer each with a fix before its deadline.
     pub checkin_requests: Vec<CheckinRequest>,
+    /// Travel applications waiting for a decision, and approved ones (permits).
+    pub applications: Vec<Application>,
 }
 
 /// The device's person: what they must do. Answers only for the device's own person.
@@ -54,6 +57,7 @@ pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> 
         DeviceKind::Tag => policy.tag_interval_seconds,
     };
     let checkin_requests = app.store.pending_checkin_requests(&device).await?;
+    let applications = app.store.device_applications(&device).await?;
     let last_fix_at = app.store.device_credentials(device.device_id).await?.and_then(|c| c.device.last_fix_at);
     let next_fix_due = last_fix_at.map(|at| at + chrono::Duration::seconds(report_every_seconds.into()));
     Ok(Json(Me {
@@ -62,6 +66,7 @@ pub async fn me(State(app): State<Arc<App>>, DeviceAuth(device): DeviceAuth) -> 
         last_fix_at,
         next_fix_due,
         checkin_requests,
+        applications,
         person_id: person.id,
         device_id: device.device_id,
         device_kind: device.kind,

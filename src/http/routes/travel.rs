@@ -14,7 +14,7 @@ use crate::http::extract::{AppJson, AppPath, AppQuery, Caller, Staff};
 use crate::http::problem::Problem;
 use crate::travel::{
     check_text, level_of, route_regular, route_trip, Application, ApplicationFilter, ApplicationRequest,
-    ApplicationStatus, Decision, NewApplication, TravelKind,
+    ApplicationStatus, Decision, NewApplication, TravelKind, TripReport,
 };
 use crate::{Error, Result};
 
@@ -145,6 +145,45 @@ pub async fn cancel(
     let application = match &caller {
         Caller::Staff(actor) => app.store.cancel_application(Some(actor), None, id, now).await?,
         Caller::Device(device) => app.store.cancel_application(None, Some(device), id, now).await?,
+    };
+    Ok(Json(application))
+}
+
+/// The person arrived at the destination of an approved trip (their phone, or an officer).
+#[utoipa::path(post, path = "/api/v1/travel-applications/{id}/arrival", tag = "travel", params(("id" = i64, Path)),
+    security(("bearer" = [])), responses(
+    (status = 200, body = Application),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn arrival(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    AppPath(id): AppPath<i64>,
+) -> Result<Json<Application>, Problem> {
+    report(&app, caller, id, TripReport::Arrival).await
+}
+
+/// The person is back from an approved trip (their phone, or an officer).
+#[utoipa::path(post, path = "/api/v1/travel-applications/{id}/return", tag = "travel", params(("id" = i64, Path)),
+    security(("bearer" = [])), responses(
+    (status = 200, body = Application),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn back(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    AppPath(id): AppPath<i64>,
+) -> Result<Json<Application>, Problem> {
+    report(&app, caller, id, TripReport::Return).await
+}
+
+async fn report(app: &App, caller: Caller, id: i64, report: TripReport) -> Result<Json<Application>, Problem> {
+    let now = app.clock.now();
+    let application = match &caller {
+        Caller::Staff(actor) => app.store.report_trip(Some(actor), None, id, report, now).await?,
+        Caller::Device(device) => app.store.report_trip(None, Some(device), id, report, now).await?,
     };
     Ok(Json(application))
 }

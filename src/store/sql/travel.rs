@@ -15,13 +15,13 @@ use crate::oversight::{EventKind, NewEvent};
 use crate::store::TravelStore;
 use crate::travel::{
     level_of, Application, ApplicationFilter, ApplicationStatus, Level, NewApplication, OtherTrip, ReasonCategory,
-    TravelKind, Warning,
+    TravelKind, TripReport, Warning,
 };
 use crate::{Error, Result};
 
 const COLUMNS: &str = "a.id, a.person_id, a.kind, a.destinations, a.starts_on, a.ends_on, a.reason_category, \
      a.reason, a.schedule, a.status, a.decided_by, a.notify_procuratorate, a.rule, a.warnings, a.submitted_at, \
-     a.submitted_by, a.decided_at, a.decider, a.decision_reason";
+     a.submitted_by, a.decided_at, a.decider, a.decision_reason, a.arrived_at, a.returned_at";
 
 #[derive(FromRow)]
 struct Row {
@@ -44,6 +44,8 @@ struct Row {
     decided_at: Option<DateTime<Utc>>,
     decider: Option<i64>,
     decision_reason: Option<String>,
+    arrived_at: Option<DateTime<Utc>>,
+    returned_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<Row> for Application {
@@ -70,6 +72,8 @@ impl TryFrom<Row> for Application {
             decided_at: r.decided_at,
             decider: r.decider,
             decision_reason: r.decision_reason,
+            arrived_at: r.arrived_at,
+            returned_at: r.returned_at,
         })
     }
 }
@@ -105,8 +109,65 @@ async fn scoped(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<
     by_id(tx, id).await?.ok_or(Error::NotFound("application"))
 }
 
+/// The application as its person's device, or an officer who may change the person, may act on.
+async fn for_caller(
+    tx: &mut Transaction<'_, Db>,
+    actor: Option<&Actor>,
+    device: Option<&DeviceActor>,
+    id: i64,
+) -> Result<(Application, String)> {
+    match (actor, device) {
+        (Some(actor), _) => {
+            let found = scoped(tx, actor, id).await?;
+            writable_person(tx, actor, found.0.person_id).await?;
+            Ok(found)
+        }
+        (None, Some(device)) => {
+            by_id(tx, id).await?.filter(|(a, _)| a.person_id == device.person_id).ok_or(Error::NotFound("application"))
+        }
+        (None, None) => Err(Error::NotFound("application")),
+    }
+}
+
+fn caller_label(actor: Option<&Actor>, device: Option<&DeviceActor>) -> String {
+    actor.map(Actor::label).or(device.map(|d| format!("device:{}", d.device_id))).unwrap_or_default()
+}
+
 #[async_trait]
 impl TravelStore for Backend {
+    async fn report_trip(
+        &self,
+        actor: Option<&Actor>,
+        device: Option<&DeviceActor>,
+        id: i64,
+        report: TripReport,
+        at: DateTime<Utc>,
+    ) -> Result<Application> {
+        let mut tx = self.begin_write().await?;
+        let (application, county) = for_caller(&mut tx, actor, device, id).await?;
+        if application.status != ApplicationStatus::Approved {
+            return Err(Error::Conflict(format!("the application is {}, not approved", application.status)));
+        }
+        let (column, kind) = match report {
+            TripReport::Arrival => ("arrived_at", EventKind::TravelArrived),
+            TripReport::Return => ("returned_at", EventKind::TravelReturned),
+        };
+        // Reporting again changes nothing: the first report stands.
+        let updated =
+            sqlx::query(&format!("UPDATE travel_applications SET {column} = $1 WHERE id = $2 AND {column} IS NULL"))
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() == 1 {
+            let event = NewEvent::new(kind, &county, caller_label(actor, device), json!({ "application_id": id }));
+            append(&mut tx, &event.about(application.person_id), at).await?;
+        }
+        let (application, _) = by_id(&mut tx, id).await?.ok_or(Error::NotFound("application"))?;
+        tx.commit().await?;
+        Ok(application)
+    }
+
     async fn other_trips(&self, person_id: i64, since: NaiveDate) -> Result<Vec<OtherTrip>> {
         let rows: Vec<(i64, NaiveDate, NaiveDate, String)> = sqlx::query_as(
             "SELECT id, starts_on, ends_on, status FROM travel_applications WHERE person_id = $1 AND kind = 'trip' \
@@ -225,18 +286,7 @@ impl TravelStore for Backend {
         at: DateTime<Utc>,
     ) -> Result<Application> {
         let mut tx = self.begin_write().await?;
-        let (application, county) = match (actor, device) {
-            (Some(actor), _) => {
-                let found = scoped(&mut tx, actor, id).await?;
-                writable_person(&mut tx, actor, found.0.person_id).await?;
-                found
-            }
-            (None, Some(device)) => by_id(&mut tx, id)
-                .await?
-                .filter(|(a, _)| a.person_id == device.person_id)
-                .ok_or(Error::NotFound("application"))?,
-            (None, None) => return Err(Error::NotFound("application")),
-        };
+        let (application, county) = for_caller(&mut tx, actor, device, id).await?;
         match application.status {
             ApplicationStatus::Cancelled => return Ok(application),
             ApplicationStatus::Pending => {}
@@ -246,8 +296,12 @@ impl TravelStore for Backend {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let by = actor.map(Actor::label).or(device.map(|d| format!("device:{}", d.device_id))).unwrap_or_default();
-        let event = NewEvent::new(EventKind::TravelCancelled, &county, by, json!({ "application_id": id }));
+        let event = NewEvent::new(
+            EventKind::TravelCancelled,
+            &county,
+            caller_label(actor, device),
+            json!({ "application_id": id }),
+        );
         append(&mut tx, &event.about(application.person_id), at).await?;
         let (application, _) = by_id(&mut tx, id).await?.ok_or(Error::NotFound("application"))?;
         tx.commit().await?;
