@@ -29,3 +29,32 @@ CREATE TABLE travel_applications (
 );
 CREATE INDEX travel_applications_person ON travel_applications (person_id, id);
 CREATE INDEX travel_applications_pending ON travel_applications (decided_by, id) WHERE status = 'pending';
+
+-- Consultation (会商): an officer asks the person's county procuratorate for a written opinion.
+CREATE TABLE consultations (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    application_id  INTEGER NOT NULL REFERENCES travel_applications (id),
+    question        TEXT NOT NULL,
+    deadline        TEXT NOT NULL,
+    asked_at        TEXT NOT NULL,
+    asked_by        INTEGER NOT NULL REFERENCES users (id),
+    stance          TEXT CHECK (stance IN ('support', 'oppose', 'conditional')),
+    opinion         TEXT,
+    answered_at     TEXT,
+    answered_by     INTEGER REFERENCES users (id)
+);
+CREATE INDEX consultations_application ON consultations (application_id, id);
+
+-- Hearing (听证会): scheduled, then its outcome recorded.
+CREATE TABLE hearings (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    application_id  INTEGER NOT NULL REFERENCES travel_applications (id),
+    scheduled_at    TEXT NOT NULL,
+    place           TEXT NOT NULL,
+    participants    TEXT NOT NULL,
+    outcome         TEXT,
+    recorded_at     TEXT,
+    created_at      TEXT NOT NULL,
+    created_by      INTEGER NOT NULL REFERENCES users (id)
+);
+CREATE INDEX hearings_application ON hearings (application_id, id);

@@ -20,7 +20,8 @@ use utoipa_axum::routes;
 use crate::app::App;
 use problem::Problem;
 use routes::{
-    alerts, auth, casework, checkins, clock, compat, devices, me, monitoring, ops, persons, track, travel, zones,
+    alerts, auth, casework, checkins, clock, compat, consultations, devices, me, monitoring, ops, persons, track,
+    travel, zones,
 };
 
 #[derive(OpenApi)]
@@ -74,6 +75,11 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(travel::decide))
         .routes(routes!(travel::arrival))
         .routes(routes!(travel::back))
+        .routes(routes!(consultations::read))
+        .routes(routes!(consultations::ask))
+        .routes(routes!(consultations::opinion))
+        .routes(routes!(consultations::schedule_hearing))
+        .routes(routes!(consultations::hearing_outcome))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
         .routes(routes!(alerts::suppress))

@@ -45,6 +45,10 @@ pub enum EventKind {
     TravelDecided,
     TravelArrived,
     TravelReturned,
+    ConsultationAsked,
+    OpinionGiven,
+    HearingScheduled,
+    HearingHeld,
 }
 
 impl EventKind {
@@ -81,6 +85,10 @@ impl EventKind {
             EventKind::TravelDecided => "travel.decided",
             EventKind::TravelArrived => "travel.arrived",
             EventKind::TravelReturned => "travel.returned",
+            EventKind::ConsultationAsked => "travel.consultation_asked",
+            EventKind::OpinionGiven => "travel.opinion_given",
+            EventKind::HearingScheduled => "travel.hearing_scheduled",
+            EventKind::HearingHeld => "travel.hearing_held",
         }
     }
 }

@@ -28,7 +28,10 @@ use crate::supervision::{
     Alert, AlertFilter, CheckinRequest, Disposition, Ending, Evidence, Lifting, MonitoringOrder,
     MonitoringOrderRequest, Renewal, Sanction, SanctionRequest, SilentPeriod,
 };
-use crate::travel::{Application, ApplicationFilter, NewApplication, OtherTrip, TripReport};
+use crate::travel::{
+    Application, ApplicationFilter, Consultation, ConsultationRequest, Hearing, HearingRequest, NewApplication,
+    Opinion, OtherTrip, TripReport,
+};
 use crate::Result;
 
 /// Offices, staff accounts and login throttling.
@@ -239,6 +242,8 @@ pub trait TravelStore {
     ) -> Result<Application>;
     /// Newest first, in scope.
     async fn applications(&self, actor: &Actor, filter: &ApplicationFilter) -> Result<Vec<Application>>;
+    /// One application in scope.
+    async fn application(&self, actor: &Actor, id: i64) -> Result<Application>;
     /// A phone's person's pending and approved applications.
     async fn device_applications(&self, device: &DeviceActor) -> Result<Vec<Application>>;
     /// Cancels a pending application (by an officer in scope, or by the person's device);
@@ -273,6 +278,39 @@ pub trait TravelStore {
     /// Approved applications of a person ending on or after `since`, unscoped: for judging the
     /// person's own fixes only.
     async fn person_permits(&self, person_id: i64, since: NaiveDate) -> Result<Vec<Application>>;
+}
+
+/// Consultations with the procuratorate and hearings, before a decision.
+#[async_trait]
+pub trait StepsStore {
+    /// An officer in scope asks the person's procuratorate for an opinion on a pending application.
+    async fn ask_consultation(
+        &self,
+        actor: &Actor,
+        application_id: i64,
+        request: &ConsultationRequest,
+        at: DateTime<Utc>,
+    ) -> Result<Consultation>;
+    /// A procurator whose jurisdiction covers the person answers; answering again the same way is
+    /// harmless, differently a conflict.
+    async fn give_opinion(&self, actor: &Actor, id: i64, opinion: &Opinion, at: DateTime<Utc>) -> Result<Consultation>;
+    async fn consultations(&self, actor: &Actor, application_id: i64, now: DateTime<Utc>) -> Result<Vec<Consultation>>;
+    async fn schedule_hearing(
+        &self,
+        actor: &Actor,
+        application_id: i64,
+        request: &HearingRequest,
+        at: DateTime<Utc>,
+    ) -> Result<Hearing>;
+    /// Records the outcome of the latest hearing still without one.
+    async fn record_hearing(
+        &self,
+        actor: &Actor,
+        application_id: i64,
+        outcome: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Hearing>;
+    async fn hearings(&self, actor: &Actor, application_id: i64) -> Result<Vec<Hearing>>;
 }
 
 /// The scheduler's jobs (each safe to run twice, or on two instances at once).
@@ -349,6 +387,7 @@ pub trait Store:
     + CaseworkStore
     + MonitoringStore
     + TravelStore
+    + StepsStore
     + JobStore
     + TrackStore
     + LogStore

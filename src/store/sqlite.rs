@@ -105,6 +105,8 @@ mod cases;
 mod casework;
 #[path = "sql/common.rs"]
 mod common;
+#[path = "sql/consultations.rs"]
+mod consultations;
 #[path = "sql/devices.rs"]
 mod devices;
 #[path = "sql/episodes.rs"]

@@ -5,6 +5,7 @@
 
 mod application;
 mod rules;
+mod steps;
 
 pub use application::{
     check_text, level_of, Application, ApplicationFilter, ApplicationRequest, ApplicationStatus, Decision,
@@ -14,3 +15,4 @@ pub use rules::{
     cumulative_days, local_today, route_extension, route_regular, route_trip, trip_days, Level, OtherTrip, Routing,
     Warning,
 };
+pub use steps::{Consultation, ConsultationRequest, Hearing, HearingOutcome, HearingRequest, Opinion, Stance};

@@ -14,6 +14,7 @@ backend_tests!(
     applications_are_routed_by_the_rules_and_decided_at_the_right_level,
     bad_applications_are_refused,
     an_approved_trip_opens_the_destination_and_the_way_there,
+    consultation_and_hearing_come_before_the_decision,
 );
 
 fn trip(t: &TestApp, person: Option<i64>, starts_in: u64, days: u64, destinations: &[&str]) -> Value {
@@ -162,4 +163,86 @@ async fn advance(t: &TestApp, seconds: i64) -> Value {
     let reply = t.call(Method::POST, "/api/v1/test/clock", None, Some(json!({"advance_seconds": seconds}))).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body["jobs"].clone()
+}
+
+async fn consultation_and_hearing_come_before_the_decision(t: &TestApp) {
+    let (county, person, _) = supervised(t).await;
+    let applied = t.post("/api/v1/travel-applications", &county, trip(t, Some(person), 7, 10, &["420900"])).await;
+    let id = applied.body["id"].clone();
+    let path = |what: &str| format!("/api/v1/travel-applications/{id}/{what}");
+    let deadline = (t.app.clock.now() + chrono::Duration::days(2)).to_rfc3339();
+    let past = t
+        .post(&path("consultation"), &county, json!({"question": "是否同意?", "deadline": "2020-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(past.field(), "deadline");
+    let asked = t
+        .post(
+            &path("consultation"),
+            &county,
+            json!({"question": "该对象申请赴孝感就医十天，请提出意见", "deadline": deadline}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+    let opinion_path = format!("/api/v1/consultations/{}/opinion", asked.body["id"]);
+    let oppose = json!({"stance": "oppose", "text": "近期有违规记录，不宜外出"});
+    t.office("wc", "420106").await;
+    let wuchang = t.user("wc-proc", Role::Procurator, "420106").await;
+    assert_eq!(
+        t.post(&opinion_path, &wuchang, oppose.clone()).await.status,
+        StatusCode::NOT_FOUND,
+        "another jurisdiction"
+    );
+    assert_eq!(
+        t.post(&opinion_path, &county, oppose.clone()).await.status,
+        StatusCode::FORBIDDEN,
+        "officers ask, not answer"
+    );
+    let procurator = t.user("ja-proc", Role::Procurator, "420102").await;
+    let answered = t.post(&opinion_path, &procurator, oppose.clone()).await;
+    assert_eq!(
+        (answered.status, answered.body["stance"].as_str()),
+        (StatusCode::OK, Some("oppose")),
+        "{}",
+        answered.body
+    );
+    assert_eq!(t.post(&opinion_path, &procurator, oppose).await.status, StatusCode::OK, "a retry");
+    let changed = json!({"stance": "support", "text": "同意"});
+    assert_eq!(t.post(&opinion_path, &procurator, changed).await.status, StatusCode::CONFLICT);
+
+    let hearing =
+        json!({"at": deadline, "place": "江岸区社区矫正中心", "participants": ["矫正官 李", "检察官 王", "本人"]});
+    assert_eq!(t.post(&path("hearing"), &county, hearing).await.status, StatusCode::CREATED);
+    let outcome = t.post(&path("hearing/outcome"), &county, json!({"outcome": "多数意见同意，附条件每日报告"})).await;
+    assert_eq!(outcome.status, StatusCode::OK, "{}", outcome.body);
+    assert_eq!(t.post(&path("hearing/outcome"), &county, json!({"outcome": "x"})).await.status, StatusCode::CONFLICT);
+
+    let terse = t.post(&path("decision"), &county, json!({"approve": true, "reason": "同意"})).await;
+    assert_eq!(
+        (terse.status, terse.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "reason"),
+        "against an opposing opinion"
+    );
+    let reasoned = json!({"approve": true, "reason": "经听证，就医确有必要，已要求每日报告位置"});
+    assert_eq!(t.post(&path("decision"), &county, reasoned).await.status, StatusCode::OK);
+    let detail = t.get(&format!("/api/v1/travel-applications/{id}"), &procurator).await;
+    assert_eq!(detail.body["status"], "approved", "{}", detail.body);
+    assert_eq!(
+        (detail.body["consultations"][0]["stance"].as_str(), detail.body["consultations"][0]["overdue"].as_bool()),
+        (Some("oppose"), Some(false))
+    );
+    assert!(detail.body["hearings"][0]["outcome"].is_string());
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'travel.%' ORDER BY seq").await;
+    assert_eq!(
+        kinds,
+        [
+            "travel.submitted",
+            "travel.consultation_asked",
+            "travel.opinion_given",
+            "travel.hearing_scheduled",
+            "travel.hearing_held",
+            "travel.decided"
+        ]
+    );
+    let decided = t.raw().strings("SELECT data FROM oversight_events WHERE kind = 'travel.decided'").await;
+    assert!(decided[0].contains(r#""against_opinion":true"#), "{}", decided[0]);
 }

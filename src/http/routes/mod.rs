@@ -6,6 +6,7 @@ pub mod casework;
 pub mod checkins;
 pub mod clock;
 pub mod compat;
+pub mod consultations;
 pub mod devices;
 pub mod me;
 pub mod monitoring;

@@ -19,6 +19,9 @@ use crate::travel::{
 };
 use crate::{Error, Result};
 
+/// The shortest written reason for approving against an opposing opinion.
+const MIN_REASON_AGAINST_OPINION: usize = 10;
+
 const COLUMNS: &str = "a.id, a.person_id, a.kind, a.destinations, a.starts_on, a.ends_on, a.reason_category, \
      a.reason, a.schedule, a.status, a.decided_by, a.notify_procuratorate, a.rule, a.warnings, a.submitted_at, \
      a.submitted_by, a.decided_at, a.decider, a.decision_reason, a.arrived_at, a.returned_at";
@@ -98,7 +101,7 @@ async fn by_id(tx: &mut Transaction<'_, Db>, id: i64) -> Result<Option<(Applicat
 }
 
 /// The application if the actor may see it (same 404 for elsewhere and nowhere).
-async fn scoped(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<(Application, String)> {
+pub(super) async fn scoped(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<(Application, String)> {
     let mut q = QueryBuilder::<Db>::new(
         "SELECT a.id FROM travel_applications a JOIN persons p ON p.id = a.person_id WHERE a.id = ",
     );
@@ -110,7 +113,7 @@ async fn scoped(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<
 }
 
 /// The application as its person's device, or an officer who may change the person, may act on.
-async fn for_caller(
+pub(super) async fn for_caller(
     tx: &mut Transaction<'_, Db>,
     actor: Option<&Actor>,
     device: Option<&DeviceActor>,
@@ -327,6 +330,20 @@ impl TravelStore for Backend {
         if application.status != ApplicationStatus::Pending {
             return Err(Error::Conflict(format!("the application is already {}", application.status)));
         }
+        let opposed: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM consultations WHERE application_id = $1 AND stance = 'oppose')",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        // Approving against the procuratorate's opposing opinion needs reasons in writing.
+        if opposed && approve && reason.trim().chars().count() < MIN_REASON_AGAINST_OPINION {
+            let detail = format!(
+                "must explain, in at least {MIN_REASON_AGAINST_OPINION} characters, an approval against the \
+                 procuratorate's opposing opinion"
+            );
+            return Err(Error::invalid("reason", detail));
+        }
         let status = if approve { ApplicationStatus::Approved } else { ApplicationStatus::Rejected };
         sqlx::query(
             "UPDATE travel_applications SET status = $1, decided_at = $2, decider = $3, decision_reason = $4 \
@@ -341,11 +358,18 @@ impl TravelStore for Backend {
         .await?;
         let data = json!({
             "application_id": id, "approved": approve, "level": level, "required_level": application.decided_by,
-            "reason": reason.trim(),
+            "reason": reason.trim(), "against_opinion": opposed && approve,
         });
         let event = NewEvent::new(EventKind::TravelDecided, &county, actor.label(), data);
         append(&mut tx, &event.about(application.person_id), at).await?;
         let (application, _) = by_id(&mut tx, id).await?.ok_or(Error::NotFound("application"))?;
+        tx.commit().await?;
+        Ok(application)
+    }
+
+    async fn application(&self, actor: &Actor, id: i64) -> Result<Application> {
+        let mut tx = self.read.begin().await?;
+        let (application, _) = scoped(&mut tx, actor, id).await?;
         tx.commit().await?;
         Ok(application)
     }
