@@ -21,6 +21,8 @@ CREATE TABLE travel_applications (
     decided_at             TIMESTAMPTZ,
     decider                BIGINT REFERENCES users (id),
     decision_reason        TEXT,
+    -- A request to extend this approved trip to a later end (routed by the new total length).
+    extends_id             BIGINT REFERENCES travel_applications (id),
     -- The person's reports during the trip.
     arrived_at             TIMESTAMPTZ,
     returned_at            TIMESTAMPTZ,

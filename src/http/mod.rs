@@ -75,6 +75,7 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(travel::decide))
         .routes(routes!(travel::arrival))
         .routes(routes!(travel::back))
+        .routes(routes!(travel::extend))
         .routes(routes!(consultations::read))
         .routes(routes!(consultations::ask))
         .routes(routes!(consultations::opinion))

@@ -49,6 +49,7 @@ pub enum EventKind {
     OpinionGiven,
     HearingScheduled,
     HearingHeld,
+    ExtensionRequested,
 }
 
 impl EventKind {
@@ -89,6 +90,7 @@ impl EventKind {
             EventKind::OpinionGiven => "travel.opinion_given",
             EventKind::HearingScheduled => "travel.hearing_scheduled",
             EventKind::HearingHeld => "travel.hearing_held",
+            EventKind::ExtensionRequested => "travel.extension_requested",
         }
     }
 }

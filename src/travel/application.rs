@@ -87,6 +87,8 @@ pub struct NewApplication {
     pub routing: Routing,
     /// `user:ID` or `device:ID`.
     pub submitted_by: String,
+    /// For an extension: the approved trip it extends.
+    pub extends: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -115,6 +117,16 @@ pub struct Application {
     /// The person's reports: arrived at the destination, back home.
     pub arrived_at: Option<DateTime<Utc>>,
     pub returned_at: Option<DateTime<Utc>>,
+    /// An extension request: the approved trip it would extend (approval moves that trip's end).
+    pub extends: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    /// The new last day.
+    pub ends_on: NaiveDate,
+    pub reason: String,
 }
 
 text_enum! {
@@ -149,6 +161,8 @@ pub struct ApplicationFilter {
     pub status: Option<ApplicationStatus>,
     /// Pending ones this level decides (the inbox).
     pub awaiting: Option<Level>,
+    /// Approved regular permits ending between today and this day (for renewal).
+    pub expiring_by: Option<NaiveDate>,
     pub before: Option<i64>,
     pub limit: i64,
 }

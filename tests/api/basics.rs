@@ -63,6 +63,7 @@ async fn the_openapi_document_describes_every_route(t: &TestApp) {
         ("/api/v1/travel-applications/{id}/arrival", "post"),
         ("/api/v1/travel-applications/{id}/return", "post"),
         ("/api/v1/travel-applications/{id}", "get"),
+        ("/api/v1/travel-applications/{id}/extension", "post"),
         ("/api/v1/travel-applications/{id}/consultation", "post"),
         ("/api/v1/consultations/{id}/opinion", "post"),
         ("/api/v1/travel-applications/{id}/hearing", "post"),

@@ -15,6 +15,7 @@ backend_tests!(
     bad_applications_are_refused,
     an_approved_trip_opens_the_destination_and_the_way_there,
     consultation_and_hearing_come_before_the_decision,
+    trips_are_extended_and_regular_permits_listed_for_renewal,
 );
 
 fn trip(t: &TestApp, person: Option<i64>, starts_in: u64, days: u64, destinations: &[&str]) -> Value {
@@ -245,4 +246,43 @@ async fn consultation_and_hearing_come_before_the_decision(t: &TestApp) {
     );
     let decided = t.raw().strings("SELECT data FROM oversight_events WHERE kind = 'travel.decided'").await;
     assert!(decided[0].contains(r#""against_opinion":true"#), "{}", decided[0]);
+}
+
+async fn trips_are_extended_and_regular_permits_listed_for_renewal(t: &TestApp) {
+    let (county, person, phone) = supervised(t).await;
+    let office = t.user("ja-office", Role::OfficeOfficer, "ja").await;
+    let applied = t.post("/api/v1/travel-applications", &phone, trip(t, None, 7, 5, &["420900"])).await;
+    let id = applied.body["id"].clone();
+    let approve = json!({"approve": true, "reason": "同意"});
+    t.post(&format!("/api/v1/travel-applications/{id}/decision"), &office, approve.clone()).await;
+    // Five days become nine: the county decides the extension.
+    let new_end = t.app.today() + Days::new(7 + 8);
+    let extension = json!({"ends_on": new_end, "reason": "复查需住院观察"});
+    let path = format!("/api/v1/travel-applications/{id}/extension");
+    let asked = t.post(&path, &phone, extension.clone()).await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+    assert_eq!((asked.body["decided_by"].as_str(), asked.body["extends"].as_i64()), (Some("county"), id.as_i64()));
+    assert_eq!(t.post(&path, &phone, extension).await.status, StatusCode::CONFLICT, "one waiting at a time");
+    let shorter = t.post(&path, &phone, json!({"ends_on": t.app.today() + Days::new(8), "reason": "x"})).await;
+    assert_eq!(shorter.field(), "ends_on");
+    let decide = format!("/api/v1/travel-applications/{}/decision", asked.body["id"]);
+    assert_eq!(t.post(&decide, &office, approve.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.post(&decide, &county, approve.clone()).await.status, StatusCode::OK);
+    let trip_now = t.get(&format!("/api/v1/travel-applications/{id}"), &county).await;
+    assert_eq!(trip_now.body["ends_on"], json!(new_end), "the approval moved the trip's end");
+
+    let today = t.app.today();
+    let regular = json!({
+        "person_id": person, "kind": "regular", "destinations": ["420900"], "starts_on": today,
+        "ends_on": today + Days::new(10), "reason_category": "work", "reason": "每周到孝感客户处",
+        "schedule": "每周二",
+    });
+    let permit = t.post("/api/v1/travel-applications", &county, regular).await;
+    assert_eq!(permit.body["decided_by"], "county", "{}", permit.body);
+    t.post(&format!("/api/v1/travel-applications/{}/decision", permit.body["id"]), &county, approve).await;
+    let expiring = t.get("/api/v1/travel-applications?expiring=true", &county).await;
+    let ids: Vec<&Value> = expiring.body["applications"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    assert_eq!(ids, [&permit.body["id"]], "{}", expiring.body);
+    let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind = 'travel.extension_requested'").await;
+    assert_eq!(kinds.len(), 1);
 }

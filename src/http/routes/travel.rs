@@ -13,8 +13,8 @@ use crate::app::App;
 use crate::http::extract::{AppJson, AppPath, AppQuery, Caller, Staff};
 use crate::http::problem::Problem;
 use crate::travel::{
-    check_text, level_of, route_regular, route_trip, Application, ApplicationFilter, ApplicationRequest,
-    ApplicationStatus, Decision, NewApplication, TravelKind, TripReport,
+    check_text, level_of, route_extension, route_regular, route_trip, Application, ApplicationFilter,
+    ApplicationRequest, ApplicationStatus, Decision, ExtensionRequest, NewApplication, TravelKind, TripReport,
 };
 use crate::{Error, Result};
 
@@ -59,7 +59,64 @@ pub async fn submit(
         }
         TravelKind::Regular => route_regular(body.starts_on, body.ends_on, today, policy)?,
     };
-    let new = NewApplication { person_id: person.id, request: body, routing, submitted_by };
+    let new = NewApplication { person_id: person.id, request: body, routing, submitted_by, extends: None };
+    let application = app.store.submit_application(actor, &new, app.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(application)))
+}
+
+/// Regular permits ending within this many days are listed for renewal.
+const EXPIRING_DAYS: u64 = 14;
+
+/// Asks to extend an approved trip before it ends (the person's phone, or an officer): a new
+/// application, routed by the new total length; its approval moves the trip's end.
+#[utoipa::path(post, path = "/api/v1/travel-applications/{id}/extension", tag = "travel", params(("id" = i64, Path)),
+    request_body = ExtensionRequest, security(("bearer" = [])), responses(
+    (status = 201, body = Application),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn extend(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    AppPath(id): AppPath<i64>,
+    AppJson(body): AppJson<ExtensionRequest>,
+) -> Result<(StatusCode, Json<Application>), Problem> {
+    check_text("reason", &body.reason, 500)?;
+    let (trip, actor, submitted_by) = match &caller {
+        Caller::Staff(actor) => (app.store.application(actor, id).await?, Some(actor), actor.label()),
+        Caller::Device(device) => {
+            let own = app.store.device_applications(device).await?.into_iter().find(|a| a.id == id);
+            (own.ok_or(Error::NotFound("application"))?, None, format!("device:{}", device.device_id))
+        }
+    };
+    if trip.status != ApplicationStatus::Approved || trip.kind != TravelKind::Trip || trip.extends.is_some() {
+        return Err(Error::Conflict("only an approved trip can be extended".into()).into());
+    }
+    if app.today() > trip.ends_on {
+        return Err(Error::Conflict(format!("the trip ended on {}: ask before the end", trip.ends_on)).into());
+    }
+    let policy = &app.settings.policy;
+    let window = chrono::Days::new(policy.trip_cumulative_window_days.into());
+    let others: Vec<_> = app
+        .store
+        .other_trips(trip.person_id, trip.starts_on - window)
+        .await?
+        .into_iter()
+        .filter(|o| o.application_id != id)
+        .collect();
+    let routing = route_extension(trip.starts_on, trip.ends_on, body.ends_on, &others, policy)?;
+    let request = ApplicationRequest {
+        person_id: Some(trip.person_id),
+        kind: TravelKind::Trip,
+        destinations: trip.destinations.clone(),
+        starts_on: trip.starts_on,
+        ends_on: body.ends_on,
+        reason_category: trip.reason_category,
+        reason: body.reason,
+        schedule: None,
+    };
+    let new = NewApplication { person_id: trip.person_id, request, routing, submitted_by, extends: Some(id) };
     let application = app.store.submit_application(actor, &new, app.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(application)))
 }
@@ -86,6 +143,9 @@ pub struct ApplicationQuery {
     pub status: Option<ApplicationStatus>,
     /// `me`: the pending applications that the caller's level decides (the inbox).
     pub awaiting: Option<String>,
+    /// Only approved regular permits ending within 14 days (to renew).
+    #[serde(default)]
+    pub expiring: bool,
     /// The `next` of the previous page.
     pub before: Option<i64>,
     /// Page size, 1–500 (default 100).
@@ -123,7 +183,9 @@ pub async fn list(
             })?),
             Some(_) => return Err(Problem::malformed(Some("awaiting".into()), "awaiting: the only value is `me`")),
         };
-    let filter = ApplicationFilter { person_id: q.person_id, status: q.status, awaiting, before: q.before, limit };
+    let expiring_by = q.expiring.then(|| app.today() + chrono::Days::new(EXPIRING_DAYS));
+    let filter =
+        ApplicationFilter { person_id: q.person_id, status: q.status, awaiting, expiring_by, before: q.before, limit };
     let applications = app.store.applications(&actor, &filter).await?;
     let next = (applications.len() as i64 == limit).then(|| applications.last().map(|a| a.id)).flatten();
     Ok(Json(ApplicationPage { applications, next }))

@@ -24,7 +24,7 @@ const MIN_REASON_AGAINST_OPINION: usize = 10;
 
 const COLUMNS: &str = "a.id, a.person_id, a.kind, a.destinations, a.starts_on, a.ends_on, a.reason_category, \
      a.reason, a.schedule, a.status, a.decided_by, a.notify_procuratorate, a.rule, a.warnings, a.submitted_at, \
-     a.submitted_by, a.decided_at, a.decider, a.decision_reason, a.arrived_at, a.returned_at";
+     a.submitted_by, a.decided_at, a.decider, a.decision_reason, a.arrived_at, a.returned_at, a.extends_id";
 
 #[derive(FromRow)]
 struct Row {
@@ -49,6 +49,7 @@ struct Row {
     decision_reason: Option<String>,
     arrived_at: Option<DateTime<Utc>>,
     returned_at: Option<DateTime<Utc>>,
+    extends_id: Option<i64>,
 }
 
 impl TryFrom<Row> for Application {
@@ -77,6 +78,7 @@ impl TryFrom<Row> for Application {
             decision_reason: r.decision_reason,
             arrived_at: r.arrived_at,
             returned_at: r.returned_at,
+            extends: r.extends_id,
         })
     }
 }
@@ -174,7 +176,7 @@ impl TravelStore for Backend {
     async fn other_trips(&self, person_id: i64, since: NaiveDate) -> Result<Vec<OtherTrip>> {
         let rows: Vec<(i64, NaiveDate, NaiveDate, String)> = sqlx::query_as(
             "SELECT id, starts_on, ends_on, status FROM travel_applications WHERE person_id = $1 AND kind = 'trip' \
-             AND status IN ('pending', 'approved') AND ends_on >= $2 ORDER BY id",
+             AND status IN ('pending', 'approved') AND ends_on >= $2 AND extends_id IS NULL ORDER BY id",
         )
         .bind(person_id)
         .bind(since)
@@ -216,8 +218,8 @@ impl TravelStore for Backend {
         let r = &new.request;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO travel_applications (person_id, kind, destinations, starts_on, ends_on, reason_category, \
-             reason, schedule, status, decided_by, notify_procuratorate, rule, warnings, submitted_at, submitted_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13, $14) RETURNING id",
+             reason, schedule, status, decided_by, notify_procuratorate, rule, warnings, submitted_at, submitted_by, \
+             extends_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(new.person_id)
         .bind(r.kind.as_str())
@@ -233,15 +235,29 @@ impl TravelStore for Backend {
         .bind(text(&new.routing.warnings)?)
         .bind(at)
         .bind(&new.submitted_by)
+        .bind(new.extends)
         .fetch_one(&mut *tx)
         .await?;
+        if let Some(original) = new.extends {
+            let pending: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM travel_applications WHERE extends_id = $1 AND status = 'pending' AND id <> $2)",
+            )
+            .bind(original)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if pending {
+                return Err(Error::Conflict("an extension of this trip is already waiting for a decision".into()));
+            }
+        }
         let data = json!({
             "application_id": id, "kind": r.kind, "destinations": r.destinations, "starts_on": r.starts_on,
             "ends_on": r.ends_on, "reason_category": r.reason_category, "decided_by": new.routing.decided_by,
             "notify_procuratorate": new.routing.notify_procuratorate, "rule": new.routing.rule,
-            "warnings": new.routing.warnings,
+            "warnings": new.routing.warnings, "extends": new.extends,
         });
-        let event = NewEvent::new(EventKind::TravelSubmitted, &county, new.submitted_by.clone(), data);
+        let kind = if new.extends.is_some() { EventKind::ExtensionRequested } else { EventKind::TravelSubmitted };
+        let event = NewEvent::new(kind, &county, new.submitted_by.clone(), data);
         append(&mut tx, &event.about(new.person_id), at).await?;
         let (application, _) = by_id(&mut tx, id).await?.ok_or(Error::NotFound("application"))?;
         tx.commit().await?;
@@ -261,6 +277,9 @@ impl TravelStore for Backend {
         }
         if let Some(level) = filter.awaiting {
             q.push(" AND a.status = 'pending' AND a.decided_by = ").push_bind(level.as_str());
+        }
+        if let Some(by) = filter.expiring_by {
+            q.push(" AND a.kind = 'regular' AND a.status = 'approved' AND a.ends_on <= ").push_bind(by);
         }
         if let Some(before) = filter.before {
             q.push(" AND a.id < ").push_bind(before);
@@ -356,8 +375,16 @@ impl TravelStore for Backend {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        if let (true, Some(original)) = (approve, application.extends) {
+            sqlx::query("UPDATE travel_applications SET ends_on = $1 WHERE id = $2")
+                .bind(application.ends_on)
+                .bind(original)
+                .execute(&mut *tx)
+                .await?;
+        }
         let data = json!({
-            "application_id": id, "approved": approve, "level": level, "required_level": application.decided_by,
+            "application_id": id, "extends": application.extends, "approved": approve, "level": level,
+            "required_level": application.decided_by,
             "reason": reason.trim(), "against_opinion": opposed && approve,
         });
         let event = NewEvent::new(EventKind::TravelDecided, &county, actor.label(), data);
@@ -377,7 +404,7 @@ impl TravelStore for Backend {
     async fn person_permits(&self, person_id: i64, since: NaiveDate) -> Result<Vec<Application>> {
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM travel_applications a WHERE a.person_id = $1 AND a.status = 'approved' \
-             AND a.ends_on >= $2 ORDER BY a.id"
+             AND a.ends_on >= $2 AND a.extends_id IS NULL ORDER BY a.id"
         ))
         .bind(person_id)
         .bind(since)
