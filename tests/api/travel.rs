@@ -280,9 +280,16 @@ async fn trips_are_extended_and_regular_permits_listed_for_renewal(t: &TestApp) 
     let permit = t.post("/api/v1/travel-applications", &county, regular).await;
     assert_eq!(permit.body["decided_by"], "county", "{}", permit.body);
     t.post(&format!("/api/v1/travel-applications/{}/decision", permit.body["id"]), &county, approve).await;
+    // A check-in at the destination reports a visit.
+    let visit = upload(t, &phone, vec![fix_at("v1", t.app.clock.now(), 113.92, 30.92, 20.0)]).await;
+    assert_eq!(visit["state"], "away_permitted", "{visit}");
+    let shown = t.get(&format!("/api/v1/travel-applications/{}", permit.body["id"]), &county).await;
+    assert!(shown.body["arrived_at"].is_string(), "{}", shown.body);
     let expiring = t.get("/api/v1/travel-applications?expiring=true", &county).await;
     let ids: Vec<&Value> = expiring.body["applications"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
     assert_eq!(ids, [&permit.body["id"]], "{}", expiring.body);
     let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind = 'travel.extension_requested'").await;
     assert_eq!(kinds.len(), 1);
+    let visits = t.raw().strings("SELECT data FROM oversight_events WHERE kind = 'travel.arrived'").await;
+    assert!(visits.len() == 1 && visits[0].contains("by_checkin"), "{visits:?}");
 }

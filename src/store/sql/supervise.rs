@@ -19,7 +19,7 @@ use crate::checkin::{Batch, Fix};
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::SupervisionState;
 use crate::settings::Policy;
-use crate::supervision::{step, AlertKind, Effect, Evidence, Observation, Tracking};
+use crate::supervision::{step, AlertKind, Effect, Evidence, Observation, PermitUse, Tracking};
 use crate::{Error, Result};
 
 #[derive(FromRow)]
@@ -133,6 +133,7 @@ pub(super) async fn supervise(
                 .execute(&mut **tx)
                 .await?;
         }
+        visits(tx, row.id, &row.county, observations, *now).await?;
         if row.pending_requests {
             let newest = observations.iter().max_by_key(|o| o.at).expect("a person here has new fixes");
             answer_requests(tx, row.id, &row.county, newest, *now).await?;
@@ -145,6 +146,40 @@ pub(super) async fn supervise(
     update_tracking(tx, &changed).await?;
     update_devices(tx, &devices).await?;
     Ok(states)
+}
+
+/// A check-in at the destination of a regular permit reports a visit (domain.md §3): at most
+/// one per permit and half day, each an event.
+async fn visits(
+    tx: &mut Transaction<'_, Db>,
+    person: i64,
+    county: &str,
+    observations: &[Observation],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut newest: BTreeMap<i64, DateTime<Utc>> = BTreeMap::new();
+    for o in observations {
+        if let Some(PermitUse::AtDestination { application_id }) = o.permit {
+            let at = newest.entry(application_id).or_insert(o.at);
+            *at = (*at).max(o.at);
+        }
+    }
+    for (application, at) in newest {
+        let visited = sqlx::query(
+            "UPDATE travel_applications SET arrived_at = $1 WHERE id = $2 AND kind = 'regular' \
+             AND (arrived_at IS NULL OR arrived_at < $3)",
+        )
+        .bind(at)
+        .bind(application)
+        .bind(at - chrono::Duration::hours(12))
+        .execute(&mut **tx)
+        .await?;
+        if visited.rows_affected() == 1 {
+            let data = json!({ "application_id": application, "at": at, "by_checkin": true });
+            append(tx, &NewEvent::new(EventKind::TravelArrived, county, "system", data).about(person), now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The running episodes of the persons that have any, with their evidence.
