@@ -16,6 +16,7 @@ backend_tests!(
     an_approved_trip_opens_the_destination_and_the_way_there,
     consultation_and_hearing_come_before_the_decision,
     trips_are_extended_and_regular_permits_listed_for_renewal,
+    the_whole_flow_from_application_to_overdue_return,
 );
 
 fn trip(t: &TestApp, person: Option<i64>, starts_in: u64, days: u64, destinations: &[&str]) -> Value {
@@ -124,10 +125,10 @@ async fn an_approved_trip_opens_the_destination_and_the_way_there(t: &TestApp) {
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
     let now = t.app.clock.now();
     // On the way through Ezhou (neither Wuhan nor Xiaogan) on the first day: in transit.
-    let ezhou = upload(t, &phone, vec![fix_at("e1", now - chrono::Duration::minutes(1), 114.89, 30.39, 20.0)]).await;
+    let ezhou = upload(t, &phone, vec![fix_at("e1", now, 114.89, 30.39, 20.0)]).await;
     assert_eq!(ezhou["state"], "in_transit", "{ezhou}");
     // At the destination: away with permission.
-    let there = upload(t, &phone, vec![fix_at("x1", now, 113.92, 30.92, 20.0)]).await;
+    let there = upload(t, &phone, vec![fix_at("x1", now + chrono::Duration::seconds(1), 113.92, 30.92, 20.0)]).await;
     assert_eq!((there["state"].as_str(), there["placement"].as_str()), (Some("away_permitted"), Some("inside")));
     assert!(alerts(t, &county, &format!("person_id={person}")).await.is_empty(), "no absence");
 
@@ -292,4 +293,43 @@ async fn trips_are_extended_and_regular_permits_listed_for_renewal(t: &TestApp) 
     assert_eq!(kinds.len(), 1);
     let visits = t.raw().strings("SELECT data FROM oversight_events WHERE kind = 'travel.arrived'").await;
     assert!(visits.len() == 1 && visits[0].contains("by_checkin"), "{visits:?}");
+}
+
+/// apply → consult → opinion → hearing → approve → on the way on the first day: in transit →
+/// at the destination: no alert → not back after the end: overdue_return.
+async fn the_whole_flow_from_application_to_overdue_return(t: &TestApp) {
+    let (county, person, device) = supervised_device(t).await;
+    let phone = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
+    let procurator = t.user("ja-proc", Role::Procurator, "420102").await;
+    let applied = t.post("/api/v1/travel-applications", &phone, trip(t, None, 0, 2, &["420900"])).await;
+    assert_eq!(applied.status, StatusCode::CREATED, "{}", applied.body);
+    let id = applied.body["id"].clone();
+    let path = |what: &str| format!("/api/v1/travel-applications/{id}/{what}");
+    let deadline = (t.app.clock.now() + chrono::Duration::hours(4)).to_rfc3339();
+    let asked = t.post(&path("consultation"), &county, json!({"question": "请提出意见", "deadline": deadline})).await;
+    let opinion = json!({"stance": "conditional", "text": "同意，但须每日报告"});
+    let given = t.post(&format!("/api/v1/consultations/{}/opinion", asked.body["id"]), &procurator, opinion).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.body);
+    let hearing = json!({"at": deadline, "place": "江岸区社区矫正中心", "participants": ["矫正官", "检察官", "本人"]});
+    assert_eq!(t.post(&path("hearing"), &county, hearing).await.status, StatusCode::CREATED);
+    assert_eq!(t.post(&path("hearing/outcome"), &county, json!({"outcome": "同意"})).await.status, StatusCode::OK);
+    let approved = t.post(&path("decision"), &county, json!({"approve": true, "reason": "附条件同意"})).await;
+    assert_eq!(approved.body["status"], "approved", "{}", approved.body);
+
+    let now = t.app.clock.now();
+    // (Fixes from now on: a trip starting today opens at local midnight.)
+    let on_the_way = upload(t, &phone, vec![fix_at("w", now, 114.89, 30.39, 20.0)]).await;
+    assert_eq!(on_the_way["state"], "in_transit");
+    let there = upload(t, &phone, vec![fix_at("d", now + chrono::Duration::seconds(1), 113.92, 30.92, 20.0)]).await;
+    assert_eq!(there["state"], "away_permitted");
+    assert!(alerts(t, &county, &format!("person_id={person}")).await.is_empty());
+
+    let tz = chrono_tz::Asia::Shanghai;
+    let end = (t.app.today() + Days::new(2)).and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap();
+    let after_grace = (end.with_timezone(&chrono::Utc) + chrono::Duration::hours(13) - t.app.clock.now()).num_seconds();
+    assert_eq!(advance(t, after_grace).await["overdue_returns"], 1);
+    let county = t.jiangan_token().await;
+    let overdue = alerts(t, &county, &format!("person_id={person}&kind=overdue_return")).await;
+    assert_eq!(overdue.len(), 1);
+    assert!(alerts(t, &county, &format!("person_id={person}&kind=unapproved_absence")).await.is_empty());
 }
