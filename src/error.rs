@@ -40,6 +40,15 @@ impl Error {
     }
 }
 
+/// A free text a user must give: 1 to `max` characters once trimmed.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+    let n = value.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(Error::invalid(field, format!("must be 1–{max} characters")));
+    }
+    Ok(())
+}
+
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         Error::Internal(anyhow::Error::new(e).context("database migration"))

@@ -148,6 +148,16 @@ pub enum Caller {
     Device(DeviceActor),
 }
 
+impl Caller {
+    /// The staff member or the device, as the store's methods for either take them.
+    pub fn parts(&self) -> (Option<&Actor>, Option<&DeviceActor>) {
+        match self {
+            Caller::Staff(actor) => (Some(actor), None),
+            Caller::Device(device) => (None, Some(device)),
+        }
+    }
+}
+
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = Problem;
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::check_text;
 use crate::geofence::{Crs, ZoneGeometry, ZoneShape};
 use crate::{Error, Result};
 
@@ -30,12 +31,8 @@ pub struct ZoneRequest {
 impl ZoneRequest {
     /// Checks the drawing; returns the kind of shape (`circle` or `polygon`).
     pub fn validate(&self) -> Result<&'static str> {
-        for (field, text, max) in [("name", &self.name, 100), ("basis", &self.basis, 200)] {
-            let n = text.trim().chars().count();
-            if n == 0 || n > max {
-                return Err(Error::invalid(field, format!("must be 1–{max} characters")));
-            }
-        }
+        check_text("name", &self.name, 100)?;
+        check_text("basis", &self.basis, 200)?;
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
             if until <= from {
                 return Err(Error::invalid("valid_until", "must be after valid_from"));

@@ -17,9 +17,7 @@ use utoipa::ToSchema;
 
 pub use alert::{ack_deadline, pointed_sanction, Alert, AlertFilter, AlertStatus, Disposition, Episode, SanctionKind};
 pub use case::{next_spot_check, CheckinRequest, EndReason, Ending, Sanction, SanctionRequest, SilentPeriod};
-pub use monitoring::{
-    check_text, latest_end, Ground, Lifting, MonitoringOrder, MonitoringOrderRequest, OrderStatus, Renewal,
-};
+pub use monitoring::{latest_end, Ground, Lifting, MonitoringOrder, MonitoringOrderRequest, OrderStatus, Renewal};
 pub use step::{step, Step};
 
 use crate::geofence::{Placement, ZoneHit};

@@ -5,6 +5,7 @@ use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::check_text;
 use crate::settings::Policy;
 use crate::{Error, Result};
 
@@ -77,14 +78,6 @@ pub struct MonitoringOrder {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn check_text(field: &str, value: &str) -> Result<()> {
-    let n = value.trim().chars().count();
-    if n == 0 || n > 1000 {
-        return Err(Error::invalid(field, "must be 1–1000 characters"));
-    }
-    Ok(())
-}
-
 /// The longest a period starting at `from` may run.
 pub fn latest_end(from: DateTime<Utc>, policy: &Policy) -> DateTime<Utc> {
     from.checked_add_months(Months::new(policy.monitoring_order_max_months)).unwrap_or(from)
@@ -92,7 +85,7 @@ pub fn latest_end(from: DateTime<Utc>, policy: &Policy) -> DateTime<Utc> {
 
 impl MonitoringOrderRequest {
     pub fn validate(&self, now: DateTime<Utc>, policy: &Policy) -> Result<()> {
-        check_text("reason", &self.reason)?;
+        check_text("reason", &self.reason, 1000)?;
         if self.starts_at < now - chrono::Duration::days(1) {
             return Err(Error::invalid("starts_at", "must not lie more than a day in the past"));
         }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::{Level, Routing, Warning};
 use crate::auth::Role;
+use crate::error::check_text;
 use crate::{Error, Result};
 
 text_enum! {
@@ -69,14 +70,6 @@ impl ApplicationRequest {
             (TravelKind::Trip, None) => Ok(()),
         }
     }
-}
-
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
-    let n = value.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(Error::invalid(field, format!("must be 1–{max} characters")));
-    }
-    Ok(())
 }
 
 /// A validated application about to be stored.

@@ -8,8 +8,8 @@ mod rules;
 mod steps;
 
 pub use application::{
-    check_text, level_of, Application, ApplicationFilter, ApplicationRequest, ApplicationStatus, Decision,
-    ExtensionRequest, NewApplication, ReasonCategory, TravelKind, TripReport,
+    level_of, Application, ApplicationFilter, ApplicationRequest, ApplicationStatus, Decision, ExtensionRequest,
+    NewApplication, ReasonCategory, TravelKind, TripReport,
 };
 pub use rules::{
     cumulative_days, local_today, route_extension, route_regular, route_trip, trip_days, Level, OtherTrip, Routing,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::check_text;
+use crate::error::check_text;
 use crate::{Error, Result};
 
 text_enum! {

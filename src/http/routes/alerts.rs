@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
+use crate::error::check_text;
 use crate::http::extract::{AppJson, AppPath, AppQuery, Staff};
 use crate::http::problem::Problem;
 use crate::supervision::{Alert, AlertFilter, AlertKind, AlertStatus, Disposition};
@@ -61,14 +62,6 @@ pub async fn list(
     Ok(Json(AlertPage { alerts, next }))
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<()> {
-    let n = value.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(Error::invalid(field, format!("must be 1–{max} characters")));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Acknowledgement {
@@ -91,7 +84,7 @@ pub async fn acknowledge(
     AppJson(body): AppJson<Acknowledgement>,
 ) -> Result<Json<Alert>, Problem> {
     if let Some(note) = &body.note {
-        text("note", note, 1000)?;
+        check_text("note", note, 1000)?;
     }
     let note = body.note.as_deref().map(str::trim);
     Ok(Json(app.store.acknowledge_alert(&actor, id, note, app.clock.now()).await?))
@@ -120,7 +113,7 @@ pub async fn resolve(
     AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<Resolution>,
 ) -> Result<Json<Alert>, Problem> {
-    text("note", &body.note, 1000)?;
+    check_text("note", &body.note, 1000)?;
     Ok(Json(app.store.resolve_alert(&actor, id, body.disposition, body.note.trim(), app.clock.now()).await?))
 }
 
@@ -148,7 +141,7 @@ pub async fn suppress(
     AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<Suppression>,
 ) -> Result<Json<Alert>, Problem> {
-    text("reason", &body.reason, 200)?;
+    check_text("reason", &body.reason, 200)?;
     let now = app.clock.now();
     if body.until <= now || body.until > now + Duration::days(MAX_SUPPRESSION_DAYS) {
         return Err(Error::invalid("until", format!("must lie in the next {MAX_SUPPRESSION_DAYS} days")).into());

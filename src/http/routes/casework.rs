@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::error::check_text;
 use crate::http::extract::{AppJson, AppPath, IdempotencyHeader, Staff};
 use crate::http::problem::Problem;
 use crate::http::routes::persons::PersonView;
@@ -90,10 +91,7 @@ pub async fn record_sanction(
     idem: IdempotencyHeader,
     AppJson(body): AppJson<SanctionRequest>,
 ) -> Result<(StatusCode, Json<Sanction>), Problem> {
-    let n = body.reason.trim().chars().count();
-    if n == 0 || n > 1000 {
-        return Err(Error::invalid("reason", "must be 1–1000 characters").into());
-    }
+    check_text("reason", &body.reason, 1000)?;
     if body.decided_on > app.today() {
         return Err(Error::invalid("decided_on", "must not be in the future").into());
     }

@@ -10,11 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::error::check_text;
 use crate::http::extract::{AppJson, AppPath, Staff};
 use crate::http::problem::Problem;
-use crate::travel::{
-    check_text, Application, Consultation, ConsultationRequest, Hearing, HearingOutcome, HearingRequest, Opinion,
-};
+use crate::travel::{Application, Consultation, ConsultationRequest, Hearing, HearingOutcome, HearingRequest, Opinion};
 
 #[derive(Serialize, ToSchema)]
 pub struct ApplicationDetail {

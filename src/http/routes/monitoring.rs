@@ -9,9 +9,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
+use crate::error::check_text;
 use crate::http::extract::{AppJson, AppPath, Staff};
 use crate::http::problem::Problem;
-use crate::supervision::{check_text, Lifting, MonitoringOrder, MonitoringOrderRequest, Renewal};
+use crate::supervision::{Lifting, MonitoringOrder, MonitoringOrderRequest, Renewal};
 
 /// Approves electronic monitoring for a person: one of the five legal grounds, at most three
 /// months. County heads only; one order in force per person.
@@ -68,7 +69,7 @@ pub async fn renew(
     AppPath((person_id, order)): AppPath<(i64, i64)>,
     AppJson(body): AppJson<Renewal>,
 ) -> Result<Json<MonitoringOrder>, Problem> {
-    check_text("reason", &body.reason)?;
+    check_text("reason", &body.reason, 1000)?;
     let now = app.clock.now();
     Ok(Json(app.store.renew_order(&actor, person_id, order, &body, now, &app.settings.policy).await?))
 }
@@ -86,6 +87,6 @@ pub async fn lift(
     AppPath((person_id, order)): AppPath<(i64, i64)>,
     AppJson(body): AppJson<Lifting>,
 ) -> Result<Json<MonitoringOrder>, Problem> {
-    check_text("reason", &body.reason)?;
+    check_text("reason", &body.reason, 1000)?;
     Ok(Json(app.store.lift_order(&actor, person_id, order, &body, app.clock.now()).await?))
 }

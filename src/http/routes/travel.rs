@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
+use crate::error::check_text;
 use crate::http::extract::{AppJson, AppPath, AppQuery, Caller, Staff};
 use crate::http::problem::Problem;
 use crate::travel::{
-    check_text, level_of, route_extension, route_regular, route_trip, Application, ApplicationFilter,
-    ApplicationRequest, ApplicationStatus, Decision, ExtensionRequest, NewApplication, TravelKind, TripReport,
+    level_of, route_extension, route_regular, route_trip, Application, ApplicationFilter, ApplicationRequest,
+    ApplicationStatus, Decision, ExtensionRequest, NewApplication, TravelKind, TripReport,
 };
 use crate::{Error, Result};
 
@@ -203,12 +204,8 @@ pub async fn cancel(
     caller: Caller,
     AppPath(id): AppPath<i64>,
 ) -> Result<Json<Application>, Problem> {
-    let now = app.clock.now();
-    let application = match &caller {
-        Caller::Staff(actor) => app.store.cancel_application(Some(actor), None, id, now).await?,
-        Caller::Device(device) => app.store.cancel_application(None, Some(device), id, now).await?,
-    };
-    Ok(Json(application))
+    let (actor, device) = caller.parts();
+    Ok(Json(app.store.cancel_application(actor, device, id, app.clock.now()).await?))
 }
 
 /// The person arrived at the destination of an approved trip (their phone, or an officer).
@@ -242,12 +239,8 @@ pub async fn back(
 }
 
 async fn report(app: &App, caller: Caller, id: i64, report: TripReport) -> Result<Json<Application>, Problem> {
-    let now = app.clock.now();
-    let application = match &caller {
-        Caller::Staff(actor) => app.store.report_trip(Some(actor), None, id, report, now).await?,
-        Caller::Device(device) => app.store.report_trip(None, Some(device), id, report, now).await?,
-    };
-    Ok(Json(application))
+    let (actor, device) = caller.parts();
+    Ok(Json(app.store.report_trip(actor, device, id, report, app.clock.now()).await?))
 }
 
 /// Approves or rejects a pending application. Only an officer of at least the level the rules

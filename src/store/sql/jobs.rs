@@ -11,6 +11,7 @@ use super::common::lock_persons;
 use super::episodes::{open_alert, NewAlert};
 use super::log::append;
 use super::{Backend, FOR_UPDATE_SKIP_LOCKED};
+use crate::checkin::local_midnight;
 use crate::oversight::{EventKind, NewEvent};
 use crate::register::Category;
 use crate::settings::Policy;
@@ -188,13 +189,8 @@ impl JobStore for Backend {
                     format!("did not report in by {}", p.registration_due_on)
                 };
                 let first_late_day = p.registration_due_on + Duration::days(1);
-                // The episode starts when the last allowed day ends, in the local time zone (the
-                // first hour that exists, should midnight fall in a clock change).
-                let since = (0..4)
-                    .filter_map(|h| first_late_day.and_hms_opt(h, 0, 0)?.and_local_timezone(tz).earliest())
-                    .map(|t| t.with_timezone(&Utc))
-                    .next()
-                    .unwrap_or_else(|| first_late_day.and_time(chrono::NaiveTime::MIN).and_utc());
+                // The episode starts when the last allowed day ends, in the local time zone.
+                let since = local_midnight(first_late_day, tz);
                 let evidence = Evidence { since: Some(since), detail: Some(detail), ..Evidence::default() };
                 let new = NewAlert::system(p.id, &p.county, AlertKind::MissedRegistration, since, &evidence);
                 raised += usize::from(open_alert(&mut tx, &new, now, policy).await?.is_some());
