@@ -143,6 +143,20 @@ impl Units {
         })
     }
 
+    /// The county-level units of a city (a standalone unit is its own only one), sorted.
+    pub fn counties_in(&self, city: &str) -> Vec<String> {
+        let mut counties: Vec<String> = self
+            .by_level
+            .values()
+            .filter(|u| u.level == Level::County)
+            .filter_map(|u| self.county(&u.adcode))
+            .filter(|place| place.city == city)
+            .map(|place| place.county)
+            .collect();
+        counties.sort();
+        counties
+    }
+
     pub fn name(&self, adcode: &str) -> Option<&str> {
         self.any(adcode).map(|u| u.name.as_str())
     }
@@ -170,6 +184,15 @@ mod tests {
         assert_eq!((place.city.as_str(), place.province.as_str()), ("420100", "420000"));
         let chongqing = units.county("500103").unwrap();
         assert_eq!((chongqing.city.as_str(), chongqing.province.as_str()), ("500000", "500000"));
+    }
+
+    #[test]
+    fn a_city_holds_its_districts_and_counties() {
+        let units = Units::bundled().unwrap();
+        let wuhan = units.counties_in("420100");
+        assert_eq!(wuhan.len(), 13, "{wuhan:?}");
+        assert!(wuhan.contains(&"420102".to_owned()) && wuhan.contains(&"420106".to_owned()));
+        assert_eq!(units.counties_in("429004"), ["429004"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use crate::auth::{check_username, password, resolve_scope, Role};
 use crate::clock::{Clock, SystemClock};
-use crate::oversight::Verifier;
+use crate::oversight::verify_log;
 use crate::register::Office;
 use crate::settings::Settings;
 use crate::store::{self, NewUser, Store};
@@ -154,22 +154,8 @@ async fn read_new_password() -> anyhow::Result<String> {
 pub async fn oversight(settings: Settings, command: OversightCommand) -> anyhow::Result<ExitCode> {
     let (store, _) = open(&settings).await?;
     let OversightCommand::Verify = command;
-    // Read the head first: events appended while verifying lie beyond it.
-    let head = store.log_head().await?;
-    let mut verifier = Verifier::new(Some(1));
-    let mut after = 0;
-    'pages: while after < head {
-        let page = store.events_after(after, 10_000.min(head - after)).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for event in &page {
-            if !verifier.push(event) {
-                break 'pages;
-            }
-        }
-    }
+    let report = verify_log(store.as_ref(), None).await?;
     store.close().await;
-    let report = verifier.finish_at(head);
     match &report.first_broken {
         None => {
             println!("oversight log intact: {} events in {} county chains", report.events, report.heads.len());

@@ -5,93 +5,68 @@
 //! Events carry ids, adcodes, dates and place names — never coordinates, names or keys.
 
 mod chain;
+mod jurisdiction;
+mod opinion;
+mod summary;
+mod verify;
+pub mod webhook;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use chain::{canonical_json, event_hash, verify, Broken, Verifier, VerifyReport, GENESIS};
+pub use jurisdiction::{Jurisdiction, LogPage};
+pub use opinion::{
+    OpinionFilter, OpinionKind, OpinionRequest, OpinionStatus, OversightOpinion, Reply, ReplyOutcome, Subject,
+};
+pub use summary::{AgeBuckets, Approvals, Summary};
+pub use verify::verify_log;
+pub use webhook::{NewWebhook, Webhook, WebhookAttempt, WebhookRequest};
 
-/// What happened. The string forms are part of the published log format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    OfficeCreated,
-    UserCreated,
-    UserDisabled,
-    UserPasswordChanged,
-    PersonEnrolled,
-    PersonRegistered,
-    DeviceEnrolled,
-    DeviceRevoked,
-    ZoneCreated,
-    TrackRead,
-    AlertOpened,
-    AlertEvidenceAdded,
-    AlertEpisodeEnded,
-    AlertAcknowledged,
-    AlertAckDeadlineMissed,
-    AlertResolved,
-    AlertSuppressed,
-    CheckinRequested,
-    CheckinAnswered,
-    SupervisionEnded,
-    SanctionRecorded,
-    MonitoringOrderCreated,
-    MonitoringOrderRenewed,
-    MonitoringOrderLifted,
-    MonitoringOrderExpired,
-    FixesPurged,
-    TravelSubmitted,
-    TravelCancelled,
-    TravelDecided,
-    TravelArrived,
-    TravelReturned,
-    ConsultationAsked,
-    OpinionGiven,
-    HearingScheduled,
-    HearingHeld,
-    ExtensionRequested,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::OfficeCreated => "office.created",
-            EventKind::UserCreated => "user.created",
-            EventKind::UserDisabled => "user.disabled",
-            EventKind::UserPasswordChanged => "user.password_changed",
-            EventKind::PersonEnrolled => "person.enrolled",
-            EventKind::PersonRegistered => "person.registered",
-            EventKind::DeviceEnrolled => "device.enrolled",
-            EventKind::DeviceRevoked => "device.revoked",
-            EventKind::ZoneCreated => "zone.created",
-            EventKind::TrackRead => "track.read",
-            EventKind::AlertOpened => "alert.opened",
-            EventKind::AlertEvidenceAdded => "alert.evidence_added",
-            EventKind::AlertEpisodeEnded => "alert.episode_ended",
-            EventKind::AlertAcknowledged => "alert.acknowledged",
-            EventKind::AlertAckDeadlineMissed => "alert.ack_deadline_missed",
-            EventKind::AlertResolved => "alert.resolved",
-            EventKind::AlertSuppressed => "alert.suppressed",
-            EventKind::CheckinRequested => "checkin.requested",
-            EventKind::CheckinAnswered => "checkin.answered",
-            EventKind::SupervisionEnded => "person.supervision_ended",
-            EventKind::SanctionRecorded => "sanction.recorded",
-            EventKind::MonitoringOrderCreated => "monitoring_order.created",
-            EventKind::MonitoringOrderRenewed => "monitoring_order.renewed",
-            EventKind::MonitoringOrderLifted => "monitoring_order.lifted",
-            EventKind::MonitoringOrderExpired => "monitoring_order.expired",
-            EventKind::FixesPurged => "fixes.purged",
-            EventKind::TravelSubmitted => "travel.submitted",
-            EventKind::TravelCancelled => "travel.cancelled",
-            EventKind::TravelDecided => "travel.decided",
-            EventKind::TravelArrived => "travel.arrived",
-            EventKind::TravelReturned => "travel.returned",
-            EventKind::ConsultationAsked => "travel.consultation_asked",
-            EventKind::OpinionGiven => "travel.opinion_given",
-            EventKind::HearingScheduled => "travel.hearing_scheduled",
-            EventKind::HearingHeld => "travel.hearing_held",
-            EventKind::ExtensionRequested => "travel.extension_requested",
-        }
+text_enum! {
+    /// What happened. The string forms are part of the published log format.
+    pub enum EventKind {
+        OfficeCreated = "office.created",
+        UserCreated = "user.created",
+        UserDisabled = "user.disabled",
+        UserPasswordChanged = "user.password_changed",
+        PersonEnrolled = "person.enrolled",
+        PersonRegistered = "person.registered",
+        DeviceEnrolled = "device.enrolled",
+        DeviceRevoked = "device.revoked",
+        ZoneCreated = "zone.created",
+        TrackRead = "track.read",
+        AlertOpened = "alert.opened",
+        AlertEvidenceAdded = "alert.evidence_added",
+        AlertEpisodeEnded = "alert.episode_ended",
+        AlertAcknowledged = "alert.acknowledged",
+        AlertAckDeadlineMissed = "alert.ack_deadline_missed",
+        AlertResolved = "alert.resolved",
+        AlertSuppressed = "alert.suppressed",
+        CheckinRequested = "checkin.requested",
+        CheckinAnswered = "checkin.answered",
+        SupervisionEnded = "person.supervision_ended",
+        SanctionRecorded = "sanction.recorded",
+        MonitoringOrderCreated = "monitoring_order.created",
+        MonitoringOrderRenewed = "monitoring_order.renewed",
+        MonitoringOrderLifted = "monitoring_order.lifted",
+        MonitoringOrderExpired = "monitoring_order.expired",
+        FixesPurged = "fixes.purged",
+        TravelSubmitted = "travel.submitted",
+        TravelCancelled = "travel.cancelled",
+        TravelDecided = "travel.decided",
+        TravelArrived = "travel.arrived",
+        TravelReturned = "travel.returned",
+        ConsultationAsked = "travel.consultation_asked",
+        OpinionGiven = "travel.opinion_given",
+        HearingScheduled = "travel.hearing_scheduled",
+        HearingHeld = "travel.hearing_held",
+        ExtensionRequested = "travel.extension_requested",
+        OpinionIssued = "opinion.issued",
+        OpinionReplied = "opinion.replied",
+        OpinionReplyOverdue = "opinion.reply_overdue",
+        WebhookCreated = "webhook.created",
+        WebhookDeleted = "webhook.deleted",
     }
 }
 

@@ -36,7 +36,36 @@ pub struct Settings {
     /// Administrative-unit table to use instead of the one compiled in.
     pub units_file: Option<PathBuf>,
     pub auth: AuthSettings,
+    pub oversight: OversightSettings,
     pub policy: Policy,
+}
+
+/// The live feed and the webhooks that push it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OversightSettings {
+    /// How often an open event stream looks for new events (it also sees other instances').
+    pub stream_poll_millis: u32,
+    /// Seconds between heartbeats on a quiet event stream.
+    pub heartbeat_seconds: u32,
+    /// How often the webhook deliverer looks for subscriptions with events to send.
+    pub webhook_poll_millis: u32,
+    /// A receiver must answer within this many seconds, or the attempt counts as failed.
+    pub webhook_timeout_seconds: u32,
+    /// Retries wait 1 s, 2 s, 4 s … up to this many seconds, until the receiver answers.
+    pub webhook_max_backoff_seconds: u32,
+}
+
+impl Default for OversightSettings {
+    fn default() -> Self {
+        OversightSettings {
+            stream_poll_millis: 500,
+            heartbeat_seconds: 15,
+            webhook_poll_millis: 1000,
+            webhook_timeout_seconds: 10,
+            webhook_max_backoff_seconds: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +122,7 @@ impl Default for Settings {
             scheduler_seconds: 30,
             units_file: None,
             auth: AuthSettings::default(),
+            oversight: OversightSettings::default(),
             policy: Policy::default(),
         }
     }
@@ -134,6 +164,11 @@ impl Settings {
             ("auth.device_token_hours", self.auth.device_token_hours),
             ("auth.login_max_failures", self.auth.login_max_failures),
             ("auth.login_lockout_seconds", self.auth.login_lockout_seconds),
+            ("oversight.stream_poll_millis", self.oversight.stream_poll_millis),
+            ("oversight.heartbeat_seconds", self.oversight.heartbeat_seconds),
+            ("oversight.webhook_poll_millis", self.oversight.webhook_poll_millis),
+            ("oversight.webhook_timeout_seconds", self.oversight.webhook_timeout_seconds),
+            ("oversight.webhook_max_backoff_seconds", self.oversight.webhook_max_backoff_seconds),
         ];
         for (name, value) in positive {
             anyhow::ensure!(value > 0, "invalid setting {name}: must be at least 1");

@@ -21,7 +21,7 @@ pub use model::*;
 
 use crate::auth::{Actor, DeviceActor, DeviceKind};
 use crate::checkin::{Batch, Stored};
-use crate::oversight::Event;
+use crate::oversight::{Event, EventKind, Jurisdiction, LogPage, OversightOpinion, OpinionFilter, OpinionRequest, Reply, Summary};
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::settings::Policy;
 use crate::supervision::{
@@ -373,6 +373,32 @@ pub trait LogStore {
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
     /// The last `seq` handed out: a log whose newest events were removed ends before it.
     async fn log_head(&self) -> Result<i64>;
+    /// Events of one jurisdiction with `seq > after` (and of `kinds`, if any) in order, at most
+    /// `limit`; `after` beyond the end of the log is refused.
+    async fn log_page(&self, scope: &Jurisdiction, kinds: &[EventKind], after: i64, limit: i64) -> Result<LogPage>;
+    /// The first `seq` up to `head` with no event: counts only, so any jurisdiction may ask.
+    async fn first_missing_seq(&self, head: i64) -> Result<Option<i64>>;
+}
+
+/// The procuratorate's opinions and the agency's replies, and the oversight summary.
+#[async_trait]
+pub trait OpinionStore {
+    /// A procurator's opinion on a person, alert or application in its jurisdiction.
+    async fn issue_opinion(
+        &self,
+        actor: &Actor,
+        request: &OpinionRequest,
+        idem: Option<&IdempotencyKey>,
+        at: DateTime<Utc>,
+    ) -> Result<Enrolled<OversightOpinion>>;
+    async fn opinions(&self, actor: &Actor, filter: &OpinionFilter, now: DateTime<Utc>) -> Result<Vec<OversightOpinion>>;
+    async fn opinion(&self, actor: &Actor, id: i64, now: DateTime<Utc>) -> Result<OversightOpinion>;
+    /// The agency's written reply, by a county or city officer whose scope covers the person.
+    async fn reply_to_opinion(&self, actor: &Actor, id: i64, reply: &Reply, at: DateTime<Utc>) -> Result<OversightOpinion>;
+    /// Records each unanswered opinion past its deadline, once, as an event.
+    async fn mark_overdue_opinions(&self, now: DateTime<Utc>) -> Result<usize>;
+    /// The oversight summary of the actor's scope; periodic counts cover `since` to `now`.
+    async fn summary(&self, actor: &Actor, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Summary>;
 }
 
 /// The storage the service runs on.
@@ -391,6 +417,7 @@ pub trait Store:
     + JobStore
     + TrackStore
     + LogStore
+    + OpinionStore
     + Send
     + Sync
     + 'static

@@ -119,6 +119,8 @@ mod jobs;
 mod log;
 #[path = "sql/monitoring.rs"]
 mod monitoring;
+#[path = "sql/opinions.rs"]
+mod opinions;
 #[path = "sql/supervise.rs"]
 mod supervise;
 #[path = "sql/tags.rs"]

@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, Transaction};
+use sqlx::{FromRow, QueryBuilder, Transaction};
 
 use super::{Backend, Db};
-use crate::oversight::{Event, NewEvent, GENESIS};
+use crate::oversight::{Event, EventKind, Jurisdiction, LogPage, NewEvent, GENESIS};
 use crate::store::LogStore;
-use crate::Result;
+use crate::{Error, Result};
+
+const EVENT_COLUMNS: &str = "seq, at, kind, county, person_id, actor, data, prev_hash, hash";
 
 /// Appends `new` inside the caller's transaction: it commits, or vanishes, with the change it
 /// records. Bumping the head row takes the write lock (SQLite) or the row lock (PostgreSQL)
@@ -73,10 +75,9 @@ impl From<EventRow> for Event {
 #[async_trait]
 impl LogStore for Backend {
     async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT seq, at, kind, county, person_id, actor, data, prev_hash, hash \
-             FROM oversight_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM oversight_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(after)
         .bind(limit)
         .fetch_all(&self.read)
@@ -86,5 +87,66 @@ impl LogStore for Backend {
 
     async fn log_head(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT seq FROM oversight_head WHERE id = 1").fetch_one(&self.read).await?)
+    }
+
+    async fn log_page(&self, scope: &Jurisdiction, kinds: &[EventKind], after: i64, limit: i64) -> Result<LogPage> {
+        // Every seq up to the head read first has committed (seq is handed out in commit order),
+        // so a page bounded by it never skips an event that commits later.
+        let head = self.log_head().await?;
+        if after < 0 {
+            return Err(Error::invalid("after", "must not be negative"));
+        }
+        if after > head {
+            return Err(Error::invalid("after", format!("{after} lies beyond the end of the log ({head})")));
+        }
+        let mut q = QueryBuilder::<Db>::new(format!("SELECT {EVENT_COLUMNS} FROM oversight_events WHERE seq > "));
+        q.push_bind(after).push(" AND seq <= ").push_bind(head);
+        match scope {
+            Jurisdiction::Chains(chains) => {
+                q.push(" AND county IN (");
+                let mut list = q.separated(", ");
+                for c in chains {
+                    list.push_bind(c.clone());
+                }
+                q.push(")");
+            }
+            Jurisdiction::Office(office) => {
+                q.push(" AND person_id IN (SELECT id FROM persons WHERE office_id = ").push_bind(office.clone()).push(")");
+            }
+        }
+        if !kinds.is_empty() {
+            q.push(" AND kind IN (");
+            let mut list = q.separated(", ");
+            for k in kinds {
+                list.push_bind(k.as_str());
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows: Vec<EventRow> = q.build_query_as().fetch_all(&self.read).await?;
+        let events: Vec<Event> = rows.into_iter().map(Event::from).collect();
+        let next = match events.last() {
+            Some(last) if events.len() as i64 == limit => last.seq,
+            _ => head,
+        };
+        Ok(LogPage { events, next, head })
+    }
+
+    async fn first_missing_seq(&self, head: i64) -> Result<Option<i64>> {
+        // Rows are never deleted by the service: a missing seq means the table was edited.
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM oversight_events WHERE seq <= $1").bind(head).fetch_one(&self.read).await?;
+        if count == head {
+            return Ok(None);
+        }
+        let first: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(s) FROM (SELECT 1 AS s WHERE NOT EXISTS (SELECT 1 FROM oversight_events WHERE seq = 1) \
+             UNION ALL SELECT e.seq + 1 FROM oversight_events e WHERE e.seq < $1 \
+             AND NOT EXISTS (SELECT 1 FROM oversight_events n WHERE n.seq = e.seq + 1)) gaps",
+        )
+        .bind(head)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(first.or(Some(1)))
     }
 }
