@@ -37,6 +37,9 @@ pub struct App {
     pub permits: PermitCache,
     /// This instance's name as a holder of the scheduler's lease.
     pub instance: String,
+    /// Turns true when the service begins to stop: long-lived streams and the webhook deliverer
+    /// end, so that the graceful shutdown does not wait on them.
+    stopping: tokio::sync::watch::Sender<bool>,
     /// The person each device reports for, so that an upload costs no read of the register.
     device_persons: StatusCache<i64, Arc<Person>>,
 }
@@ -89,6 +92,7 @@ impl App {
             zones,
             permits: PermitCache::new(cache_ttl),
             instance: crate::scheduler::holder(),
+            stopping: tokio::sync::watch::Sender::new(false),
             device_persons: StatusCache::new(cache_ttl),
         }))
     }
@@ -110,6 +114,16 @@ impl App {
     pub fn forget_device(&self, device_id: i64) {
         self.auth.forget_device(device_id);
         self.device_persons.forget(&device_id);
+    }
+
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once `stop` was called.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     /// Today in the configured time zone: the day that date rules count in.

@@ -1,5 +1,5 @@
 //! The background scheduler: random spot checks, lost contact, missed check-ins and registrations, acknowledgement
-//! deadlines, monitoring-order expiry and the retention purge, on the service's `Clock`. Several instances may share one
+//! and opinion-reply deadlines, monitoring-order expiry and the retention purges, on the service's `Clock`. Several instances may share one
 //! PostgreSQL: the holder of the database lease runs the jobs, the others wait for it to lapse.
 
 use std::sync::Arc;
@@ -17,6 +17,8 @@ use crate::Result;
 
 /// The lease every job runs under.
 const LEASE: &str = "scheduler";
+/// How long the record of each webhook delivery attempt is kept.
+const WEBHOOK_ATTEMPT_DAYS: i64 = 30;
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
@@ -31,7 +33,10 @@ pub struct Report {
     pub zone_entries: usize,
     pub expiring_orders: usize,
     pub expired_orders: usize,
+    /// Opinions whose reply deadline passed unanswered.
+    pub overdue_opinions: usize,
     pub purged_fixes: usize,
+    pub purged_webhook_attempts: usize,
 }
 
 fn random_u64() -> u64 {
@@ -79,7 +84,12 @@ pub async fn run_once(app: &App) -> Result<Option<Report>> {
         ),
         missed_acknowledgements: run("acknowledgements", app.store.mark_missed_acknowledgements(now).await),
         overdue_returns: run("overdue returns", overdue_returns(app).await),
+        overdue_opinions: run("opinion deadlines", app.store.mark_overdue_opinions(now).await),
         purged_fixes: run("retention purge", app.store.purge_fixes(retention_start, now).await),
+        purged_webhook_attempts: run(
+            "webhook attempts purge",
+            app.store.purge_webhook_attempts(now - chrono::Duration::days(WEBHOOK_ATTEMPT_DAYS)).await,
+        ),
     };
     if report != Report::default() {
         tracing::info!(?report, "scheduled jobs");

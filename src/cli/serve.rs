@@ -16,6 +16,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         tracing::warn!("the TEST CLOCK is on: time can be changed through the API; never use this in production");
     }
     crate::scheduler::spawn(app.clone());
+    crate::oversight::deliver::spawn(app.clone())?;
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("invalid setting listen: cannot bind {listen}"))?;
     let addr = listener.local_addr()?;
@@ -29,7 +30,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     axum::serve(listener, crate::http::router(app.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown({
+            let app = app.clone();
+            async move {
+                shutdown_signal().await;
+                app.stop();
+            }
+        })
         .await
         .context("serving")?;
     app.store.close().await;

@@ -130,6 +130,19 @@ impl FromRequestParts<Arc<App>> for Staff {
     }
 }
 
+/// An authenticated staff member and the token they came with, for a long-lived response (an
+/// event stream) that checks again, as it goes, that the token still holds.
+pub struct StaffToken(pub Actor, pub String);
+
+impl FromRequestParts<Arc<App>> for StaffToken {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Problem> {
+        let token = bearer(parts)?;
+        Ok(StaffToken(app.auth.staff(token).await?, token.to_owned()))
+    }
+}
+
 /// An authenticated phone or tag.
 pub struct DeviceAuth(pub DeviceActor);
 

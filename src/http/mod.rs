@@ -20,8 +20,8 @@ use utoipa_axum::routes;
 use crate::app::App;
 use problem::Problem;
 use routes::{
-    alerts, auth, casework, checkins, clock, compat, consultations, devices, me, monitoring, ops, persons, track,
-    travel, zones,
+    alerts, auth, casework, checkins, clock, compat, consultations, devices, me, monitoring, opinions, ops, oversight,
+    persons, track, travel, webhooks, zones,
 };
 
 #[derive(OpenApi)]
@@ -87,6 +87,15 @@ fn api(app: &App) -> OpenApiRouter<Arc<App>> {
         .routes(routes!(compat::osmand))
         .routes(routes!(compat::owntracks))
         .routes(routes!(me::me))
+        .routes(routes!(oversight::events))
+        .routes(routes!(oversight::stream))
+        .routes(routes!(oversight::verify))
+        .routes(routes!(oversight::summary))
+        .routes(routes!(opinions::issue, opinions::list))
+        .routes(routes!(opinions::read))
+        .routes(routes!(opinions::reply))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::read, webhooks::delete))
         .routes(routes!(openapi_json));
     if app.test_clock.is_some() {
         api = api.routes(routes!(clock::change));

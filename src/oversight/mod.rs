@@ -5,6 +5,7 @@
 //! Events carry ids, adcodes, dates and place names — never coordinates, names or keys.
 
 mod chain;
+pub mod deliver;
 mod jurisdiction;
 mod opinion;
 mod summary;

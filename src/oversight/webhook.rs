@@ -129,6 +129,32 @@ pub struct WebhookAttempt {
     pub duration_ms: i32,
 }
 
+/// A subscription claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub scope_kind: String,
+    pub scope: String,
+    pub url: String,
+    pub kinds: Vec<EventKind>,
+    pub secret: String,
+    pub cursor: i64,
+    pub failures: i32,
+}
+
+/// What a delivery run did with one subscription.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The receiver took the event: the cursor moves to it.
+    Delivered(WebhookAttempt),
+    /// It did not: retry the same event at the given time.
+    Failed(WebhookAttempt, DateTime<Utc>),
+    /// No event of the subscription up to here.
+    PassedTo(i64),
+    /// The run ends; another may claim the subscription.
+    Released,
+}
+
 /// `Liandong-Signature` for a body sent at `t` (unix seconds).
 pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
@@ -158,7 +184,8 @@ mod tests {
         for ok in ["https://sms.jiangan.gov.cn/hook", "http://10.0.0.5:8080/in?token=x"] {
             assert!(request(ok).validate().is_ok(), "{ok}");
         }
-        for bad in ["ftp://example.com/", "javascript:alert(1)", "https://user:pw@example.com/", "not a url", "file:///etc"]
+        for bad in
+            ["ftp://example.com/", "javascript:alert(1)", "https://user:pw@example.com/", "not a url", "file:///etc"]
         {
             let err = request(bad).validate().unwrap_err().to_string();
             assert!(err.starts_with("url:"), "{bad}: {err}");

@@ -21,7 +21,11 @@ pub use model::*;
 
 use crate::auth::{Actor, DeviceActor, DeviceKind};
 use crate::checkin::{Batch, Stored};
-use crate::oversight::{Event, EventKind, Jurisdiction, LogPage, OversightOpinion, OpinionFilter, OpinionRequest, Reply, Summary};
+use crate::oversight::webhook::{Delivery, Progress};
+use crate::oversight::{
+    Event, EventKind, Jurisdiction, LogPage, NewWebhook, OpinionFilter, OpinionRequest, OversightOpinion, Reply,
+    Summary, Webhook,
+};
 use crate::register::{NewPerson, Office, Person, PersonFilter, Zone, ZoneRequest};
 use crate::settings::Policy;
 use crate::supervision::{
@@ -391,14 +395,48 @@ pub trait OpinionStore {
         idem: Option<&IdempotencyKey>,
         at: DateTime<Utc>,
     ) -> Result<Enrolled<OversightOpinion>>;
-    async fn opinions(&self, actor: &Actor, filter: &OpinionFilter, now: DateTime<Utc>) -> Result<Vec<OversightOpinion>>;
+    async fn opinions(
+        &self,
+        actor: &Actor,
+        filter: &OpinionFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OversightOpinion>>;
     async fn opinion(&self, actor: &Actor, id: i64, now: DateTime<Utc>) -> Result<OversightOpinion>;
     /// The agency's written reply, by a county or city officer whose scope covers the person.
-    async fn reply_to_opinion(&self, actor: &Actor, id: i64, reply: &Reply, at: DateTime<Utc>) -> Result<OversightOpinion>;
+    async fn reply_to_opinion(
+        &self,
+        actor: &Actor,
+        id: i64,
+        reply: &Reply,
+        at: DateTime<Utc>,
+    ) -> Result<OversightOpinion>;
     /// Records each unanswered opinion past its deadline, once, as an event.
     async fn mark_overdue_opinions(&self, now: DateTime<Utc>) -> Result<usize>;
     /// The oversight summary of the actor's scope; periodic counts cover `since` to `now`.
     async fn summary(&self, actor: &Actor, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Summary>;
+}
+
+/// Webhook subscriptions (the actor's own scope) and their delivery.
+#[async_trait]
+pub trait WebhookStore {
+    /// Subscribes the actor's scope; `after` beyond the end of the log is refused.
+    async fn create_webhook(
+        &self,
+        actor: &Actor,
+        new: &NewWebhook,
+        idem: Option<&IdempotencyKey>,
+        at: DateTime<Utc>,
+    ) -> Result<Enrolled<Webhook>>;
+    async fn webhooks(&self, actor: &Actor) -> Result<Vec<Webhook>>;
+    /// One subscription with its latest delivery attempts.
+    async fn webhook(&self, actor: &Actor, id: i64) -> Result<Webhook>;
+    async fn delete_webhook(&self, actor: &Actor, id: i64, at: DateTime<Utc>) -> Result<Webhook>;
+    /// Claims, for `holder` until `until`, each live subscription with events owed and no retry
+    /// pending; one holder at a time per subscription.
+    async fn claim_webhooks(&self, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Delivery>>;
+    /// Records a delivery's progress; false when `holder` no longer holds the claim.
+    async fn webhook_progress(&self, holder: &str, id: i64, progress: &Progress) -> Result<bool>;
+    async fn purge_webhook_attempts(&self, before: DateTime<Utc>) -> Result<usize>;
 }
 
 /// The storage the service runs on.
@@ -418,6 +456,7 @@ pub trait Store:
     + TrackStore
     + LogStore
     + OpinionStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

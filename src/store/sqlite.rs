@@ -129,5 +129,7 @@ mod tags;
 mod track;
 #[path = "sql/travel.rs"]
 mod travel;
+#[path = "sql/webhooks.rs"]
+mod webhooks;
 #[path = "sql/zones.rs"]
 mod zones;

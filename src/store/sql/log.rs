@@ -111,7 +111,9 @@ impl LogStore for Backend {
                 q.push(")");
             }
             Jurisdiction::Office(office) => {
-                q.push(" AND person_id IN (SELECT id FROM persons WHERE office_id = ").push_bind(office.clone()).push(")");
+                q.push(" AND person_id IN (SELECT id FROM persons WHERE office_id = ")
+                    .push_bind(office.clone())
+                    .push(")");
             }
         }
         if !kinds.is_empty() {
@@ -134,8 +136,10 @@ impl LogStore for Backend {
 
     async fn first_missing_seq(&self, head: i64) -> Result<Option<i64>> {
         // Rows are never deleted by the service: a missing seq means the table was edited.
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM oversight_events WHERE seq <= $1").bind(head).fetch_one(&self.read).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oversight_events WHERE seq <= $1")
+            .bind(head)
+            .fetch_one(&self.read)
+            .await?;
         if count == head {
             return Ok(None);
         }

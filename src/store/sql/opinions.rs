@@ -13,8 +13,8 @@ use super::log::append;
 use super::{Backend, Db, FOR_UPDATE};
 use crate::auth::{Actor, Role};
 use crate::oversight::{
-    AgeBuckets, Approvals, EventKind, NewEvent, OversightOpinion, OpinionFilter, OpinionKind, OpinionRequest, OpinionStatus,
-    Reply, ReplyOutcome, Subject, Summary,
+    AgeBuckets, Approvals, EventKind, NewEvent, OpinionFilter, OpinionKind, OpinionRequest, OpinionStatus,
+    OversightOpinion, Reply, ReplyOutcome, Subject, Summary,
 };
 use crate::store::{Enrolled, IdempotencyKey, OpinionStore};
 use crate::{Error, Result};
@@ -68,7 +68,10 @@ impl OpinionRow {
 }
 
 async fn by_id(tx: &mut Transaction<'_, Db>, id: i64) -> Result<OpinionRow> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM opinions o WHERE o.id = $1")).bind(id).fetch_one(&mut **tx).await?)
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM opinions o WHERE o.id = $1"))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?)
 }
 
 /// The person an opinion's subject belongs to.
@@ -137,7 +140,12 @@ impl OpinionStore for Backend {
         Ok(Enrolled { value: row.into_opinion(at)?, replayed: false })
     }
 
-    async fn opinions(&self, actor: &Actor, filter: &OpinionFilter, now: DateTime<Utc>) -> Result<Vec<OversightOpinion>> {
+    async fn opinions(
+        &self,
+        actor: &Actor,
+        filter: &OpinionFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OversightOpinion>> {
         let mut q = QueryBuilder::<Db>::new(format!(
             "SELECT {COLUMNS} FROM opinions o JOIN persons p ON p.id = o.person_id WHERE 1 = 1"
         ));
@@ -166,13 +174,22 @@ impl OpinionStore for Backend {
         row.ok_or(Error::NotFound("opinion"))?.into_opinion(now)
     }
 
-    async fn reply_to_opinion(&self, actor: &Actor, id: i64, reply: &Reply, at: DateTime<Utc>) -> Result<OversightOpinion> {
+    async fn reply_to_opinion(
+        &self,
+        actor: &Actor,
+        id: i64,
+        reply: &Reply,
+        at: DateTime<Utc>,
+    ) -> Result<OversightOpinion> {
         let mut tx = self.begin_write().await?;
-        let mut q = QueryBuilder::<Db>::new("SELECT p.county FROM opinions o JOIN persons p ON p.id = o.person_id WHERE o.id = ");
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT p.county FROM opinions o JOIN persons p ON p.id = o.person_id WHERE o.id = ",
+        );
         q.push_bind(id);
         push_scope(&mut q, actor)?;
         q.push(FOR_UPDATE);
-        let county: String = q.build_query_scalar().fetch_optional(&mut *tx).await?.ok_or(Error::NotFound("opinion"))?;
+        let county: String =
+            q.build_query_scalar().fetch_optional(&mut *tx).await?.ok_or(Error::NotFound("opinion"))?;
         if !matches!(actor.role, Role::CountyOfficer | Role::CountyHead | Role::CityOfficer) {
             return Err(Error::Forbidden(format!(
                 "the opinion is addressed to the corrections agency of {county}: its county or city officers reply"
@@ -181,7 +198,8 @@ impl OpinionStore for Backend {
         let row = by_id(&mut tx, id).await?;
         if row.replied_at.is_some() {
             // A retried reply is answered with the stored one; a different one is refused.
-            if row.outcome.as_deref() == Some(reply.outcome.as_str()) && row.reply.as_deref() == Some(reply.text.trim()) {
+            if row.outcome.as_deref() == Some(reply.outcome.as_str()) && row.reply.as_deref() == Some(reply.text.trim())
+            {
                 return row.into_opinion(at);
             }
             return Err(Error::Conflict("the opinion was already answered".into()));
@@ -239,9 +257,7 @@ impl OpinionStore for Backend {
     }
 
     async fn summary(&self, actor: &Actor, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Summary> {
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT a.kind, a.opened_at, a.status = 'open' AND a.ack_due_at < ",
-        );
+        let mut q = QueryBuilder::<Db>::new("SELECT a.kind, a.opened_at, a.status = 'open' AND a.ack_due_at < ");
         q.push_bind(now).push(" FROM alerts a JOIN persons p ON p.id = a.person_id WHERE a.status <> 'resolved'");
         push_scope(&mut q, actor)?;
         let open: Vec<(String, DateTime<Utc>, bool)> = q.build_query_as().fetch_all(&self.read).await?;
@@ -279,9 +295,11 @@ impl OpinionStore for Backend {
             }
         }
 
-        let mut q = QueryBuilder::<Db>::new("SELECT c.deadline FROM consultations c \
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT c.deadline FROM consultations c \
              JOIN travel_applications t ON t.id = c.application_id JOIN persons p ON p.id = t.person_id \
-             WHERE c.answered_at IS NULL AND t.status = 'pending'");
+             WHERE c.answered_at IS NULL AND t.status = 'pending'",
+        );
         push_scope(&mut q, actor)?;
         let consultations: Vec<DateTime<Utc>> = q.build_query_scalar().fetch_all(&self.read).await?;
 

@@ -1,0 +1,160 @@
+//! The webhook deliverer: a background task on every instance that pushes each subscription's
+//! events, in `seq` order, at least once. It reads the committed log, so ingest never waits for
+//! a receiver; a slow or failing receiver holds up only its own subscription, which retries the
+//! same event with exponential backoff until it is taken.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::webhook::{backoff, signature, Delivery, Progress};
+use super::{Event, Jurisdiction, WebhookAttempt};
+use crate::app::App;
+use crate::auth::Scope;
+use crate::Result;
+
+/// Events fetched per page of a subscription.
+const PAGE: i64 = 100;
+/// How long one instance holds a subscription; a run gives it back well before.
+const CLAIM: Duration = Duration::from_secs(300);
+
+/// The body of each POST.
+#[derive(Serialize)]
+struct Payload<'a> {
+    webhook_id: i64,
+    event: &'a Event,
+}
+
+pub fn client(app: &App) -> anyhow::Result<reqwest::Client> {
+    let timeout = Duration::from_secs(app.settings.oversight.webhook_timeout_seconds.into());
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("liandong/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Looks for owed events every `oversight.webhook_poll_millis` until the service stops; each
+/// claimed subscription is delivered by a task of its own.
+pub fn spawn(app: Arc<App>) -> anyhow::Result<()> {
+    let client = client(&app)?;
+    let every = Duration::from_millis(app.settings.oversight.webhook_poll_millis.into());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = app.stopped() => break,
+            }
+            match claim(&app).await {
+                Ok(claimed) => {
+                    for delivery in claimed {
+                        tokio::spawn(deliver(app.clone(), client.clone(), delivery));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "webhook claim failed"),
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn claim(app: &App) -> Result<Vec<Delivery>> {
+    let now = app.clock.now();
+    let until = now + chrono::Duration::from_std(CLAIM).unwrap_or_default();
+    app.store.claim_webhooks(&app.instance, until, now).await
+}
+
+/// One round, awaited to the end: claims what is due and delivers it. Answers the number of
+/// events delivered (tests and tools; the service runs rounds through `spawn`).
+pub async fn deliver_due(app: &Arc<App>, client: &reqwest::Client) -> Result<usize> {
+    let tasks: Vec<_> =
+        claim(app).await?.into_iter().map(|d| tokio::spawn(deliver(app.clone(), client.clone(), d))).collect();
+    let mut delivered = 0;
+    for task in tasks {
+        delivered += task.await.map_err(anyhow::Error::from)?;
+    }
+    Ok(delivered)
+}
+
+/// Delivers a claimed subscription's owed events until they run out, the receiver fails, or
+/// half the claim has passed; then gives the claim back.
+async fn deliver(app: Arc<App>, client: reqwest::Client, d: Delivery) -> usize {
+    let delivered = match run(&app, &client, &d).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(webhook = d.id, error = %e, "webhook delivery stopped");
+            0
+        }
+    };
+    if let Err(e) = app.store.webhook_progress(&app.instance, d.id, &Progress::Released).await {
+        tracing::warn!(webhook = d.id, error = %e, "webhook release failed; the claim will lapse");
+    }
+    delivered
+}
+
+async fn run(app: &App, client: &reqwest::Client, d: &Delivery) -> Result<usize> {
+    let scope = match d.scope_kind.as_str() {
+        "office" => Jurisdiction::Office(d.scope.clone()),
+        "county" => Jurisdiction::of_scope(&Scope::County(d.scope.clone()), &app.units)?,
+        _ => Jurisdiction::of_scope(&Scope::City(d.scope.clone()), &app.units)?,
+    };
+    let started = Instant::now();
+    let (mut cursor, mut delivered) = (d.cursor, 0);
+    loop {
+        let page = app.store.log_page(&scope, &d.kinds, cursor, PAGE).await?;
+        for event in &page.events {
+            let attempt = post(app, client, d, event).await;
+            if attempt.error.is_some() {
+                let next = attempt.at + backoff(d.failures + 1, app.settings.oversight.webhook_max_backoff_seconds);
+                metrics::counter!("webhook_failures_total").increment(1);
+                app.store.webhook_progress(&app.instance, d.id, &Progress::Failed(attempt, next)).await?;
+                return Ok(delivered);
+            }
+            if !app.store.webhook_progress(&app.instance, d.id, &Progress::Delivered(attempt)).await? {
+                return Ok(delivered);
+            }
+            metrics::counter!("webhook_deliveries_total").increment(1);
+            (cursor, delivered) = (event.seq, delivered + 1);
+            if started.elapsed() > CLAIM / 2 {
+                return Ok(delivered);
+            }
+        }
+        if page.events.len() < PAGE as usize {
+            // The rest of the log up to its end holds nothing for this subscription.
+            if page.next > cursor {
+                app.store.webhook_progress(&app.instance, d.id, &Progress::PassedTo(page.next)).await?;
+            }
+            return Ok(delivered);
+        }
+    }
+}
+
+/// One POST of one event; a 2xx answer is success, anything else (or no answer) a failure.
+async fn post(app: &App, client: &reqwest::Client, d: &Delivery, event: &Event) -> WebhookAttempt {
+    let at = app.clock.now();
+    let body = serde_json::to_vec(&Payload { webhook_id: d.id, event }).unwrap_or_default();
+    let started = Instant::now();
+    let sent = client
+        .post(&d.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Liandong-Signature", signature(&d.secret, at.timestamp(), &body))
+        .header("Liandong-Webhook-Id", d.id)
+        .header("Liandong-Event-Seq", event.seq)
+        .body(body)
+        .send()
+        .await;
+    let (status, error) = match sent {
+        Ok(answer) if answer.status().is_success() => (Some(answer.status().as_u16().into()), None),
+        Ok(answer) => {
+            (Some(answer.status().as_u16().into()), Some(format!("the receiver answered {}", answer.status())))
+        }
+        // Without the URL: its path or query may carry the receiver's token.
+        Err(e) => (None, Some(e.without_url().to_string())),
+    };
+    let duration_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+    WebhookAttempt { seq: event.seq, at, status, error, duration_ms }
+}

@@ -1,0 +1,280 @@
+//! Webhook subscriptions, scoped to the creator's office, county or city, and the deliverer's
+//! claims and progress. Creating and deleting one are events: data leaves the system through it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{FromRow, Transaction};
+
+use super::common::{remember, replayed, resource_id};
+use super::log::append;
+use super::{Backend, Db};
+use crate::auth::{Actor, Scope};
+use crate::oversight::webhook::{host_of, Delivery, Progress};
+use crate::oversight::{EventKind, NewEvent, NewWebhook, Webhook, WebhookAttempt};
+use crate::store::{Enrolled, IdempotencyKey, WebhookStore};
+use crate::{Error, Result};
+
+const COLUMNS: &str = "w.id, w.scope_kind, w.scope, w.url, w.kinds, w.secret, w.created_at, w.created_by, \
+     w.deleted_at, w.cursor, w.failures, w.next_attempt_at, w.last_attempt_at, w.last_status, w.last_error, \
+     w.last_delivered_at";
+
+#[derive(FromRow)]
+struct WebhookRow {
+    id: i64,
+    scope_kind: String,
+    scope: String,
+    url: String,
+    kinds: String,
+    secret: String,
+    created_at: DateTime<Utc>,
+    created_by: i64,
+    deleted_at: Option<DateTime<Utc>>,
+    cursor: i64,
+    failures: i32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_attempt_at: Option<DateTime<Utc>>,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+    last_delivered_at: Option<DateTime<Utc>>,
+}
+
+fn kinds(id: i64, text: &str) -> Result<Vec<EventKind>> {
+    serde_json::from_str(text)
+        .map_err(|_| Error::Internal(anyhow::anyhow!("webhook {id}: bad event kinds in the database")))
+}
+
+impl WebhookRow {
+    fn into_webhook(self, head: i64, with_secret: bool) -> Result<Webhook> {
+        Ok(Webhook {
+            kinds: kinds(self.id, &self.kinds)?,
+            secret: with_secret.then_some(self.secret),
+            behind: (head - self.cursor).max(0),
+            id: self.id,
+            scope_kind: self.scope_kind,
+            scope: self.scope,
+            url: self.url,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            deleted_at: self.deleted_at,
+            cursor: self.cursor,
+            failures: self.failures,
+            next_attempt_at: self.next_attempt_at,
+            last_attempt_at: self.last_attempt_at,
+            last_status: self.last_status,
+            last_error: self.last_error,
+            last_delivered_at: self.last_delivered_at,
+            attempts: Vec::new(),
+        })
+    }
+}
+
+/// The stored form of a subscriber's scope; administrators have no case events to receive.
+fn scope_of(actor: &Actor) -> Result<(&'static str, &str)> {
+    if !actor.role.reads_cases() {
+        return Err(Error::Forbidden(format!("the {} role receives no case events", actor.role)));
+    }
+    match &actor.scope {
+        Scope::Office { id, .. } => Ok(("office", id)),
+        Scope::County(c) => Ok(("county", c)),
+        Scope::City(c) => Ok(("city", c)),
+        Scope::Region(_) => Err(Error::Forbidden("administrators receive no case events".into())),
+    }
+}
+
+async fn head(tx: &mut Transaction<'_, Db>) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT seq FROM oversight_head WHERE id = 1").fetch_one(&mut **tx).await?)
+}
+
+/// A subscription of the actor's own scope (another scope's does not exist for them).
+async fn owned(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<WebhookRow> {
+    let (kind, scope) = scope_of(actor)?;
+    let row: Option<WebhookRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhooks w WHERE w.id = $1 AND w.scope_kind = $2 AND w.scope = $3"
+    ))
+    .bind(id)
+    .bind(kind)
+    .bind(scope)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.ok_or(Error::NotFound("webhook"))
+}
+
+#[async_trait]
+impl WebhookStore for Backend {
+    async fn create_webhook(
+        &self,
+        actor: &Actor,
+        new: &NewWebhook,
+        idem: Option<&IdempotencyKey>,
+        at: DateTime<Utc>,
+    ) -> Result<Enrolled<Webhook>> {
+        let (scope_kind, scope) = scope_of(actor)?;
+        let mut tx = self.begin_write().await?;
+        let head = head(&mut tx).await?;
+        if let Some(resource) = replayed(&mut tx, idem).await? {
+            let row = owned(&mut tx, actor, resource_id(&resource, "webhook")?).await?;
+            return Ok(Enrolled { value: row.into_webhook(head, true)?, replayed: true });
+        }
+        let cursor = new.after.unwrap_or(head);
+        if cursor > head {
+            return Err(Error::invalid("after", format!("{cursor} lies beyond the end of the log ({head})")));
+        }
+        let kinds_text = serde_json::to_string(&new.kinds).map_err(anyhow::Error::from)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhooks (scope_kind, scope, url, kinds, secret, created_at, created_by, cursor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(scope_kind)
+        .bind(scope)
+        .bind(&new.url)
+        .bind(&kinds_text)
+        .bind(&new.secret)
+        .bind(at)
+        .bind(actor.user_id)
+        .bind(cursor)
+        .fetch_one(&mut *tx)
+        .await?;
+        remember(&mut tx, idem, &format!("webhook:{id}"), at).await?;
+        let data = json!({
+            "webhook_id": id, "host": host_of(&new.url), "kinds": new.kinds, "scope_kind": scope_kind,
+            "scope": scope, "after": cursor,
+        });
+        append(&mut tx, &NewEvent::new(EventKind::WebhookCreated, actor.scope.county(), actor.label(), data), at)
+            .await?;
+        let row = owned(&mut tx, actor, id).await?;
+        tx.commit().await?;
+        Ok(Enrolled { value: row.into_webhook(head, true)?, replayed: false })
+    }
+
+    async fn webhooks(&self, actor: &Actor) -> Result<Vec<Webhook>> {
+        let (kind, scope) = scope_of(actor)?;
+        let mut tx = self.read.begin().await?;
+        let head = head(&mut tx).await?;
+        let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM webhooks w WHERE w.scope_kind = $1 AND w.scope = $2 AND w.deleted_at IS NULL \
+             ORDER BY w.id"
+        ))
+        .bind(kind)
+        .bind(scope)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.into_iter().map(|r| r.into_webhook(head, false)).collect()
+    }
+
+    async fn webhook(&self, actor: &Actor, id: i64) -> Result<Webhook> {
+        let mut tx = self.read.begin().await?;
+        let head = head(&mut tx).await?;
+        let mut webhook = owned(&mut tx, actor, id).await?.into_webhook(head, false)?;
+        let attempts: Vec<(i64, DateTime<Utc>, Option<i32>, Option<String>, i32)> = sqlx::query_as(
+            "SELECT seq, at, status, error, duration_ms FROM webhook_attempts WHERE webhook_id = $1 \
+             ORDER BY id DESC LIMIT 20",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        webhook.attempts = attempts
+            .into_iter()
+            .map(|(seq, at, status, error, duration_ms)| WebhookAttempt { seq, at, status, error, duration_ms })
+            .collect();
+        Ok(webhook)
+    }
+
+    async fn delete_webhook(&self, actor: &Actor, id: i64, at: DateTime<Utc>) -> Result<Webhook> {
+        let mut tx = self.begin_write().await?;
+        let head = head(&mut tx).await?;
+        let row = owned(&mut tx, actor, id).await?;
+        if row.deleted_at.is_some() {
+            return row.into_webhook(head, false);
+        }
+        sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2").bind(at).bind(id).execute(&mut *tx).await?;
+        let data = json!({ "webhook_id": id, "host": host_of(&row.url) });
+        append(&mut tx, &NewEvent::new(EventKind::WebhookDeleted, actor.scope.county(), actor.label(), data), at)
+            .await?;
+        let row = owned(&mut tx, actor, id).await?;
+        tx.commit().await?;
+        row.into_webhook(head, false)
+    }
+
+    async fn claim_webhooks(&self, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Delivery>> {
+        let mut tx = self.begin_write().await?;
+        // The WHERE is checked again on each row once it is locked: two instances cannot both
+        // claim a subscription.
+        let rows: Vec<(i64, String, String, String, String, String, i64, i32)> = sqlx::query_as(
+            "UPDATE webhooks SET claimed_by = $1, claimed_until = $2 \
+             WHERE deleted_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+             AND (claimed_until IS NULL OR claimed_until < $3) \
+             AND cursor < (SELECT seq FROM oversight_head WHERE id = 1) \
+             RETURNING id, scope_kind, scope, url, kinds, secret, cursor, failures",
+        )
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(id, scope_kind, scope, url, kinds_text, secret, cursor, failures)| {
+                Ok(Delivery { id, scope_kind, scope, url, kinds: kinds(id, &kinds_text)?, secret, cursor, failures })
+            })
+            .collect()
+    }
+
+    async fn webhook_progress(&self, holder: &str, id: i64, progress: &Progress) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let updated = match progress {
+            Progress::Delivered(attempt) => sqlx::query(
+                "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
+                 last_status = $3, last_error = NULL, last_delivered_at = $2 \
+                 WHERE id = $4 AND claimed_by = $5 AND cursor < $1",
+            )
+            .bind(attempt.seq)
+            .bind(attempt.at)
+            .bind(attempt.status),
+            Progress::Failed(attempt, next) => sqlx::query(
+                "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
+                 last_status = $3, last_error = $6 WHERE id = $4 AND claimed_by = $5",
+            )
+            .bind(*next)
+            .bind(attempt.at)
+            .bind(attempt.status),
+            Progress::PassedTo(cursor) => {
+                sqlx::query("UPDATE webhooks SET cursor = $1 WHERE id = $2 AND claimed_by = $3 AND cursor < $1")
+                    .bind(*cursor)
+            }
+            Progress::Released => sqlx::query(
+                "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
+            ),
+        }
+        .bind(id)
+        .bind(holder);
+        let updated = match progress {
+            Progress::Failed(attempt, _) => updated.bind(attempt.error.as_deref()),
+            _ => updated,
+        };
+        let held = updated.execute(&mut *tx).await?.rows_affected() == 1;
+        if let (true, Progress::Delivered(attempt) | Progress::Failed(attempt, _)) = (held, progress) {
+            sqlx::query(
+                "INSERT INTO webhook_attempts (webhook_id, seq, at, status, error, duration_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(attempt.seq)
+            .bind(attempt.at)
+            .bind(attempt.status)
+            .bind(attempt.error.as_deref())
+            .bind(attempt.duration_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    async fn purge_webhook_attempts(&self, before: DateTime<Utc>) -> Result<usize> {
+        let mut tx = self.begin_write().await?;
+        let gone = sqlx::query("DELETE FROM webhook_attempts WHERE at < $1").bind(before).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(gone.rows_affected() as usize)
+    }
+}
