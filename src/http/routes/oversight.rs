@@ -179,7 +179,7 @@ pub async fn verify(
 ) -> Result<Json<Verification>, Problem> {
     let mut scope = Jurisdiction::for_reader(&actor, &app.units)?;
     if let Some(county) = &q.county {
-        scope = scope.only(county)?;
+        scope = scope.only(county).map_err(|e| Problem::from(e).with_field("county"))?;
     }
     let report = verify_log(app.store.as_ref(), Some(&scope)).await?;
     Ok(Json(Verification { intact: report.ok(), report }))
