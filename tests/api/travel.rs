@@ -19,7 +19,7 @@ backend_tests!(
     the_whole_flow_from_application_to_overdue_return,
 );
 
-fn trip(t: &TestApp, person: Option<i64>, starts_in: u64, days: u64, destinations: &[&str]) -> Value {
+pub fn trip(t: &TestApp, person: Option<i64>, starts_in: u64, days: u64, destinations: &[&str]) -> Value {
     let starts = t.app.today() + Days::new(starts_in);
     json!({
         "person_id": person, "kind": "trip", "destinations": destinations,

@@ -226,14 +226,14 @@ impl WebhookStore for Backend {
             Progress::Delivered(attempt) => sqlx::query(
                 "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
                  last_status = $3, last_error = NULL, last_delivered_at = $2 \
-                 WHERE id = $4 AND claimed_by = $5 AND cursor < $1",
+                 WHERE id = $4 AND claimed_by = $5 AND cursor < $1 AND deleted_at IS NULL",
             )
             .bind(attempt.seq)
             .bind(attempt.at)
             .bind(attempt.status),
             Progress::Failed(attempt, next) => sqlx::query(
                 "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
-                 last_status = $3, last_error = $6 WHERE id = $4 AND claimed_by = $5",
+                 last_status = $3, last_error = $6 WHERE id = $4 AND claimed_by = $5 AND deleted_at IS NULL",
             )
             .bind(*next)
             .bind(attempt.at)
