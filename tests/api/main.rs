@@ -19,4 +19,5 @@ mod stream;
 mod supervision;
 mod track;
 mod travel;
+mod webhooks;
 mod zones;
