@@ -212,6 +212,11 @@ impl TestApp {
         self.call(Method::POST, uri, Some(token), Some(body)).await
     }
 
+    /// Moves the test clock forward without running the background jobs.
+    pub fn test_clock_advance(&self, seconds: i64) {
+        self.app.test_clock.as_ref().unwrap().advance(chrono::Duration::seconds(seconds));
+    }
+
     pub fn router(&self) -> Router {
         self.router.clone()
     }

@@ -8,6 +8,7 @@ mod basics;
 mod checkins;
 mod cli;
 mod compat;
+mod coverage;
 mod crash;
 mod devices;
 mod monitoring;

@@ -59,10 +59,6 @@ impl Receiver {
     }
 }
 
-fn advance(t: &TestApp, seconds: i64) {
-    t.app.test_clock.as_ref().unwrap().advance(chrono::Duration::seconds(seconds));
-}
-
 async fn a_receiver_that_fails_twice_still_gets_every_event_once_it_recovers(t: &TestApp) {
     let (county, wuchang, _, _, _) = two_counties(t).await;
     let (receiver, url) = Receiver::start(2).await;
@@ -81,11 +77,11 @@ async fn a_receiver_that_fails_twice_still_gets_every_event_once_it_recovers(t: 
     assert_eq!(deliver::deliver_due(&t.app, &client).await.unwrap(), 0, "not before the backoff");
     let status = t.get(&format!("/api/v1/webhooks/{id}"), &county).await.body;
     assert_eq!((status["failures"].as_i64(), status["last_status"].as_i64()), (Some(1), Some(500)), "{status}");
-    advance(t, 1);
+    t.test_clock_advance(1);
     assert_eq!(deliver::deliver_due(&t.app, &client).await.unwrap(), 0);
-    advance(t, 1);
+    t.test_clock_advance(1);
     assert_eq!(deliver::deliver_due(&t.app, &client).await.unwrap(), 0, "the second wait is 2 s");
-    advance(t, 1);
+    t.test_clock_advance(1);
     assert_eq!(deliver::deliver_due(&t.app, &client).await.unwrap(), 3, "recovered: everything owed");
 
     let got = receiver.events();
