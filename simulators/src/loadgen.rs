@@ -45,6 +45,13 @@ struct Args {
     /// Uploads of 100 fixes per phone.
     #[arg(long, default_value_t = 2)]
     batches: usize,
+    /// A procurator (same password) whose reads of the oversight feed are measured after the
+    /// other phases: pages of 100 events from random positions, the summary, verification.
+    #[arg(long)]
+    procurator: Option<String>,
+    /// Feed pages to read.
+    #[arg(long, default_value_t = 2000)]
+    pages: usize,
 }
 
 /// A fix inside Jiang'an at a distinct time, so that every upload stores new fixes.
@@ -225,5 +232,33 @@ async fn main() -> anyhow::Result<()> {
     .await;
     batch.print();
     println!("(check-in 100: fixes per second = 100 × req/s)");
+
+    if let Some(procurator) = &args.procurator {
+        let login = json!({"username": procurator, "password": password});
+        let token = send(http.post(format!("{base}/api/v1/auth/login")).json(&login)).await.context("procurator")?;
+        let token = token["access_token"].as_str().context("no access_token")?.to_owned();
+        let first = send(http.get(format!("{base}/api/v1/oversight/events?limit=1")).bearer_auth(&token)).await?;
+        let head = first["head"].as_i64().unwrap_or(0).max(1);
+        let (pages, _) = phase("feed page 100", args.pages, args.concurrency, |i| {
+            // Spread over the whole log, the same positions on every run.
+            let after = (i as i64 * 7_919) % head;
+            send(http.get(format!("{base}/api/v1/oversight/events?after={after}&limit=100")).bearer_auth(&token))
+        })
+        .await;
+        pages.print();
+        let (summary, _) = phase("summary", 50, 4, |_| {
+            send(http.get(format!("{base}/api/v1/oversight/summary")).bearer_auth(&token))
+        })
+        .await;
+        summary.print();
+        let (verify, reports) = phase("verify chains", 3, 1, |_| {
+            send(http.get(format!("{base}/api/v1/oversight/verify")).bearer_auth(&token))
+        })
+        .await;
+        verify.print();
+        if let Some(report) = reports.first() {
+            println!("(verify: {} events, intact: {})", report["events"], report["intact"]);
+        }
+    }
     Ok(())
 }

@@ -384,7 +384,7 @@ pub trait LogStore {
     async fn first_missing_seq(&self, head: i64) -> Result<Option<i64>>;
 }
 
-/// The procuratorate's opinions and the agency's replies, and the oversight summary.
+/// The procuratorate's opinions and the agency's replies.
 #[async_trait]
 pub trait OpinionStore {
     /// A procurator's opinion on a person, alert or application in its jurisdiction.
@@ -412,6 +412,10 @@ pub trait OpinionStore {
     ) -> Result<OversightOpinion>;
     /// Records each unanswered opinion past its deadline, once, as an event.
     async fn mark_overdue_opinions(&self, now: DateTime<Utc>) -> Result<usize>;
+}
+
+#[async_trait]
+pub trait SummaryStore {
     /// The oversight summary of the actor's scope; periodic counts cover `since` to `now`.
     async fn summary(&self, actor: &Actor, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Summary>;
 }
@@ -456,6 +460,7 @@ pub trait Store:
     + TrackStore
     + LogStore
     + OpinionStore
+    + SummaryStore
     + WebhookStore
     + Send
     + Sync

@@ -121,6 +121,8 @@ mod log;
 mod monitoring;
 #[path = "sql/opinions.rs"]
 mod opinions;
+#[path = "sql/summary.rs"]
+mod summary;
 #[path = "sql/supervise.rs"]
 mod supervise;
 #[path = "sql/tags.rs"]

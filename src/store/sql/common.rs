@@ -39,6 +39,16 @@ pub(super) fn push_scope(q: &mut QueryBuilder<'_, Db>, actor: &Actor) -> Result<
     Ok(())
 }
 
+/// Refuses roles without case access with a 403 (where a 404 would wrongly suggest a missing
+/// resource: lists and counts).
+pub(super) fn require_reader(actor: &Actor) -> Result<()> {
+    if actor.role.reads_cases() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("the {} role reads no case data", actor.role)))
+    }
+}
+
 /// Refuses roles that may read but not change the case file.
 pub(super) fn require_writer(actor: &Actor) -> Result<()> {
     if actor.role.writes_cases() {

@@ -99,32 +99,38 @@ impl LogStore for Backend {
         if after > head {
             return Err(Error::invalid("after", format!("{after} lies beyond the end of the log ({head})")));
         }
-        let mut q = QueryBuilder::<Db>::new(format!("SELECT {EVENT_COLUMNS} FROM oversight_events WHERE seq > "));
-        q.push_bind(after).push(" AND seq <= ").push_bind(head);
-        match scope {
-            Jurisdiction::Chains(chains) => {
-                q.push(" AND county IN (");
+        // One indexed range per chain, each cut at `limit`, then merged: an IN list over the
+        // chains would read every event of the city up to the head and sort them for each page.
+        let mut q = QueryBuilder::<Db>::new(format!("SELECT {EVENT_COLUMNS} FROM ("));
+        let filters: Vec<Option<&str>> = match scope {
+            Jurisdiction::Chains(chains) => chains.iter().map(|c| Some(c.as_str())).collect(),
+            Jurisdiction::Office(_) => vec![None],
+        };
+        for (i, county) in filters.into_iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push(format!("SELECT * FROM (SELECT {EVENT_COLUMNS} FROM oversight_events WHERE seq > "));
+            q.push_bind(after).push(" AND seq <= ").push_bind(head);
+            match (county, scope) {
+                (Some(county), _) => q.push(" AND county = ").push_bind(county.to_owned()),
+                (None, Jurisdiction::Office(office)) => q
+                    .push(" AND person_id IN (SELECT id FROM persons WHERE office_id = ")
+                    .push_bind(office.clone())
+                    .push(")"),
+                (None, Jurisdiction::Chains(_)) => &mut q,
+            };
+            if !kinds.is_empty() {
+                q.push(" AND kind IN (");
                 let mut list = q.separated(", ");
-                for c in chains {
-                    list.push_bind(c.clone());
+                for k in kinds {
+                    list.push_bind(k.as_str());
                 }
                 q.push(")");
             }
-            Jurisdiction::Office(office) => {
-                q.push(" AND person_id IN (SELECT id FROM persons WHERE office_id = ")
-                    .push_bind(office.clone())
-                    .push(")");
-            }
+            q.push(" ORDER BY seq LIMIT ").push_bind(limit).push(format!(") c{i}"));
         }
-        if !kinds.is_empty() {
-            q.push(" AND kind IN (");
-            let mut list = q.separated(", ");
-            for k in kinds {
-                list.push_bind(k.as_str());
-            }
-            q.push(")");
-        }
-        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        q.push(") chains ORDER BY seq LIMIT ").push_bind(limit);
         let rows: Vec<EventRow> = q.build_query_as().fetch_all(&self.read).await?;
         let events: Vec<Event> = rows.into_iter().map(Event::from).collect();
         let next = match events.last() {

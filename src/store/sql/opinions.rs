@@ -1,20 +1,18 @@
-//! Opinions (检察建议 / 纠正意见) and the agency's written replies, their deadlines, and the
-//! oversight summary; every step an event in the same transaction.
-
-use std::collections::BTreeMap;
+//! Opinions (检察建议 / 纠正意见) and the agency's written replies and their deadlines; every step
+//! an event in the same transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{FromRow, QueryBuilder, Transaction};
 
-use super::common::{push_scope, remember, replayed, resource_id};
+use super::common::{push_scope, remember, replayed, require_reader, resource_id};
 use super::log::append;
 use super::{Backend, Db, FOR_UPDATE};
 use crate::auth::{Actor, Role};
 use crate::oversight::{
-    AgeBuckets, Approvals, EventKind, NewEvent, OpinionFilter, OpinionKind, OpinionRequest, OpinionStatus,
-    OversightOpinion, Reply, ReplyOutcome, Subject, Summary,
+    EventKind, NewEvent, OpinionFilter, OpinionKind, OpinionRequest, OpinionStatus, OversightOpinion, Reply,
+    ReplyOutcome, Subject,
 };
 use crate::store::{Enrolled, IdempotencyKey, OpinionStore};
 use crate::{Error, Result};
@@ -146,6 +144,7 @@ impl OpinionStore for Backend {
         filter: &OpinionFilter,
         now: DateTime<Utc>,
     ) -> Result<Vec<OversightOpinion>> {
+        require_reader(actor)?;
         let mut q = QueryBuilder::<Db>::new(format!(
             "SELECT {COLUMNS} FROM opinions o JOIN persons p ON p.id = o.person_id WHERE 1 = 1"
         ));
@@ -227,101 +226,24 @@ impl OpinionStore for Backend {
 
     async fn mark_overdue_opinions(&self, now: DateTime<Utc>) -> Result<usize> {
         let mut tx = self.begin_write().await?;
-        let due: Vec<(i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
-            "SELECT id, person_id, county, reply_due, kind FROM opinions \
-             WHERE replied_at IS NULL AND overdue_at IS NULL AND reply_due <= $1 ORDER BY id",
+        // One statement marks them all before any append, so the job never waits for an
+        // opinion's row while holding the log (a reply takes the opinion, then the log). On
+        // PostgreSQL a row a reply got to first is checked again once its lock is released.
+        let mut due: Vec<(i64, i64, String, DateTime<Utc>, String)> = sqlx::query_as(
+            "UPDATE opinions SET overdue_at = $1 WHERE id IN (SELECT id FROM opinions \
+             WHERE replied_at IS NULL AND overdue_at IS NULL AND reply_due <= $1 ORDER BY id LIMIT 500) \
+             AND replied_at IS NULL AND overdue_at IS NULL RETURNING id, person_id, county, reply_due, kind",
         )
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-        let mut count = 0;
+        due.sort_by_key(|d| d.0);
         for (id, person, county, reply_due, kind) in &due {
-            // Conditional, so that a reply or another instance that got there first wins.
-            let marked = sqlx::query(
-                "UPDATE opinions SET overdue_at = $1 WHERE id = $2 AND replied_at IS NULL AND overdue_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if marked.rows_affected() == 0 {
-                continue;
-            }
             let data = json!({ "opinion_id": id, "kind": kind, "reply_due": reply_due });
             let event = NewEvent::new(EventKind::OpinionReplyOverdue, county, "system", data).about(*person);
             append(&mut tx, &event, now).await?;
-            count += 1;
         }
         tx.commit().await?;
-        Ok(count)
-    }
-
-    async fn summary(&self, actor: &Actor, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Summary> {
-        let mut q = QueryBuilder::<Db>::new("SELECT a.kind, a.opened_at, a.status = 'open' AND a.ack_due_at < ");
-        q.push_bind(now).push(" FROM alerts a JOIN persons p ON p.id = a.person_id WHERE a.status <> 'resolved'");
-        push_scope(&mut q, actor)?;
-        let open: Vec<(String, DateTime<Utc>, bool)> = q.build_query_as().fetch_all(&self.read).await?;
-        let mut open_alerts = AgeBuckets::default();
-        let mut by_kind = BTreeMap::new();
-        for (kind, opened_at, _) in &open {
-            open_alerts.add(now - *opened_at);
-            *by_kind.entry(kind.clone()).or_insert(0) += 1;
-        }
-
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT COUNT(*) FROM alerts a JOIN persons p ON p.id = a.person_id \
-             WHERE a.acknowledged_at > a.ack_due_at AND a.raised_at >= ",
-        );
-        q.push_bind(since);
-        push_scope(&mut q, actor)?;
-        let acknowledged_late: i64 = q.build_query_scalar().fetch_one(&self.read).await?;
-
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT t.decided_by, t.status, EXISTS (SELECT 1 FROM consultations c \
-             WHERE c.application_id = t.id AND c.stance = 'oppose') FROM travel_applications t \
-             JOIN persons p ON p.id = t.person_id WHERE t.status IN ('approved', 'rejected') AND t.decided_at >= ",
-        );
-        q.push_bind(since);
-        push_scope(&mut q, actor)?;
-        let decided: Vec<(String, String, bool)> = q.build_query_as().fetch_all(&self.read).await?;
-        let mut approvals_by_level: BTreeMap<String, Approvals> = BTreeMap::new();
-        for (level, status, opposed) in decided {
-            let entry = approvals_by_level.entry(level).or_default();
-            if status == "approved" {
-                entry.approved += 1;
-                entry.against_opinion += i64::from(opposed);
-            } else {
-                entry.rejected += 1;
-            }
-        }
-
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT c.deadline FROM consultations c \
-             JOIN travel_applications t ON t.id = c.application_id JOIN persons p ON p.id = t.person_id \
-             WHERE c.answered_at IS NULL AND t.status = 'pending'",
-        );
-        push_scope(&mut q, actor)?;
-        let consultations: Vec<DateTime<Utc>> = q.build_query_scalar().fetch_all(&self.read).await?;
-
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT o.reply_due FROM opinions o JOIN persons p ON p.id = o.person_id WHERE o.replied_at IS NULL",
-        );
-        push_scope(&mut q, actor)?;
-        let opinions: Vec<DateTime<Utc>> = q.build_query_scalar().fetch_all(&self.read).await?;
-
-        Ok(Summary {
-            scope: actor.scope.stored().to_owned(),
-            at: now,
-            since,
-            unacknowledged_past_deadline: open.iter().filter(|(_, _, missed)| *missed).count() as i64,
-            open_alerts,
-            open_alerts_by_kind: by_kind,
-            acknowledged_late,
-            approvals_by_level,
-            consultations_pending: consultations.len() as i64,
-            consultations_overdue: consultations.iter().filter(|d| **d < now).count() as i64,
-            opinions_open: opinions.len() as i64,
-            opinions_overdue: opinions.iter().filter(|d| **d <= now).count() as i64,
-        })
+        Ok(due.len())
     }
 }
