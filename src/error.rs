@@ -40,11 +40,15 @@ impl Error {
     }
 }
 
-/// A free text a user must give: 1 to `max` characters once trimmed.
+/// A free text a user must give: 1 to `max` characters once trimmed, with no control
+/// characters but line breaks and tabs (PostgreSQL refuses NUL; others only hide text).
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
     let n = value.trim().chars().count();
     if n == 0 || n > max {
         return Err(Error::invalid(field, format!("must be 1–{max} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(Error::invalid(field, "must not contain control characters"));
     }
     Ok(())
 }
@@ -74,4 +78,17 @@ pub fn parse_json_value<T: serde::de::DeserializeOwned>(value: &serde_json::Valu
         let message = e.into_inner().to_string();
         Error::invalid(field_of(&path, &message), message)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_bounded_and_free_of_control_characters() {
+        assert!(check_text("note", "第一行\n第二行\t完", 20).is_ok());
+        for bad in ["", "   ", "a\0b", "bell\u{7}", &"x".repeat(21)] {
+            assert!(check_text("note", bad, 20).unwrap_err().to_string().starts_with("note:"), "{bad:?}");
+        }
+    }
 }

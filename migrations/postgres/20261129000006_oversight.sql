@@ -26,8 +26,11 @@ CREATE INDEX opinions_due ON opinions (reply_due) WHERE replied_at IS NULL AND o
 
 -- A receiver of the events of one jurisdiction (an office, a county or city agency, a
 -- procuratorate). `cursor` is the last seq delivered or passed over: delivery resumes after it.
+-- The agency owns it: the corrections agency and the procuratorate of one county never see or
+-- end each other's.
 CREATE TABLE webhooks (
     id                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agency              TEXT NOT NULL CHECK (agency IN ('corrections', 'procuratorate')),
     scope_kind          TEXT NOT NULL CHECK (scope_kind IN ('office', 'county', 'city')),
     scope               TEXT NOT NULL,
     url                 TEXT NOT NULL,
@@ -44,11 +47,12 @@ CREATE TABLE webhooks (
     last_status         INTEGER,
     last_error          TEXT,
     last_delivered_at   TIMESTAMPTZ,
-    -- The instance delivering it, until when: one instance at a time per subscription.
+    -- The claim delivering it (one per claim, not per instance), until when: one delivery at a
+    -- time per subscription.
     claimed_by          TEXT,
     claimed_until       TIMESTAMPTZ
 );
-CREATE INDEX webhooks_scope ON webhooks (scope_kind, scope);
+CREATE INDEX webhooks_scope ON webhooks (agency, scope_kind, scope);
 
 CREATE TABLE webhook_attempts (
     id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -246,10 +246,9 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
         pages.print();
-        let (summary, _) = phase("summary", 50, 4, |_| {
-            send(http.get(format!("{base}/api/v1/oversight/summary")).bearer_auth(&token))
-        })
-        .await;
+        let (summary, _) =
+            phase("summary", 50, 4, |_| send(http.get(format!("{base}/api/v1/oversight/summary")).bearer_auth(&token)))
+                .await;
         summary.print();
         let (verify, reports) = phase("verify chains", 3, 1, |_| {
             send(http.get(format!("{base}/api/v1/oversight/verify")).bearer_auth(&token))

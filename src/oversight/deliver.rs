@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use super::webhook::{backoff, signature, Delivery, Progress};
 use super::{Event, Jurisdiction, WebhookAttempt};
@@ -16,8 +17,11 @@ use crate::Result;
 
 /// Events fetched per page of a subscription.
 const PAGE: i64 = 100;
-/// How long one instance holds a subscription; a run gives it back well before.
-const CLAIM: Duration = Duration::from_secs(300);
+/// How long a claim holds a subscription; a run gives it back after half of it at most, and a
+/// crashed instance's claims lapse after it.
+const CLAIM: Duration = Duration::from_secs(120);
+/// Subscriptions one instance delivers at once: each holds a database connection at times.
+const PARALLEL: usize = 8;
 
 /// The body of each POST.
 #[derive(Serialize)]
@@ -41,6 +45,7 @@ pub fn client(app: &App) -> anyhow::Result<reqwest::Client> {
 pub fn spawn(app: Arc<App>) -> anyhow::Result<()> {
     let client = client(&app)?;
     let every = Duration::from_millis(app.settings.oversight.webhook_poll_millis.into());
+    let slots = Arc::new(Semaphore::new(PARALLEL));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -49,10 +54,21 @@ pub fn spawn(app: Arc<App>) -> anyhow::Result<()> {
                 _ = tick.tick() => {}
                 () = app.stopped() => break,
             }
-            match claim(&app).await {
+            // Claim only what a free slot can deliver now; the rest waits for another instance
+            // or the next tick.
+            let free = slots.available_permits();
+            if free == 0 {
+                continue;
+            }
+            match claim(&app, free).await {
                 Ok(claimed) => {
                     for delivery in claimed {
-                        tokio::spawn(deliver(app.clone(), client.clone(), delivery));
+                        let Ok(slot) = slots.clone().try_acquire_owned() else { break };
+                        let (app, client) = (app.clone(), client.clone());
+                        tokio::spawn(async move {
+                            deliver(app, client, delivery).await;
+                            drop(slot);
+                        });
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "webhook claim failed"),
@@ -62,17 +78,25 @@ pub fn spawn(app: Arc<App>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn claim(app: &App) -> Result<Vec<Delivery>> {
+/// Claims up to `limit` subscriptions under a token of their own: a later claim of the same
+/// subscription (after this one lapsed) makes this run's progress no longer count.
+async fn claim(app: &App, limit: usize) -> Result<Vec<Delivery>> {
     let now = app.clock.now();
     let until = now + chrono::Duration::from_std(CLAIM).unwrap_or_default();
-    app.store.claim_webhooks(&app.instance, until, now).await
+    let mut token = [0u8; 8];
+    getrandom::fill(&mut token).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let claim = format!("{}/{}", app.instance, hex::encode(token));
+    app.store.claim_webhooks(&claim, until, now, limit as i64).await
 }
 
 /// One round, awaited to the end: claims what is due and delivers it. Answers the number of
 /// events delivered (tests and tools; the service runs rounds through `spawn`).
 pub async fn deliver_due(app: &Arc<App>, client: &reqwest::Client) -> Result<usize> {
-    let tasks: Vec<_> =
-        claim(app).await?.into_iter().map(|d| tokio::spawn(deliver(app.clone(), client.clone(), d))).collect();
+    let tasks: Vec<_> = claim(app, PARALLEL)
+        .await?
+        .into_iter()
+        .map(|d| tokio::spawn(deliver(app.clone(), client.clone(), d)))
+        .collect();
     let mut delivered = 0;
     for task in tasks {
         delivered += task.await.map_err(anyhow::Error::from)?;
@@ -90,7 +114,7 @@ async fn deliver(app: Arc<App>, client: reqwest::Client, d: Delivery) -> usize {
             0
         }
     };
-    if let Err(e) = app.store.webhook_progress(&app.instance, d.id, &Progress::Released).await {
+    if let Err(e) = app.store.webhook_progress(&d, &Progress::Released).await {
         tracing::warn!(webhook = d.id, error = %e, "webhook release failed; the claim will lapse");
     }
     delivered
@@ -107,26 +131,26 @@ async fn run(app: &App, client: &reqwest::Client, d: &Delivery) -> Result<usize>
     loop {
         let page = app.store.log_page(&scope, &d.kinds, cursor, PAGE).await?;
         for event in &page.events {
+            if started.elapsed() > CLAIM / 2 {
+                return Ok(delivered);
+            }
             let attempt = post(app, client, d, event).await;
             if attempt.error.is_some() {
                 let next = attempt.at + backoff(d.failures + 1, app.settings.oversight.webhook_max_backoff_seconds);
                 metrics::counter!("webhook_failures_total").increment(1);
-                app.store.webhook_progress(&app.instance, d.id, &Progress::Failed(attempt, next)).await?;
+                app.store.webhook_progress(d, &Progress::Failed(attempt, next)).await?;
                 return Ok(delivered);
             }
-            if !app.store.webhook_progress(&app.instance, d.id, &Progress::Delivered(attempt)).await? {
+            if !app.store.webhook_progress(d, &Progress::Delivered(attempt)).await? {
                 return Ok(delivered);
             }
             metrics::counter!("webhook_deliveries_total").increment(1);
             (cursor, delivered) = (event.seq, delivered + 1);
-            if started.elapsed() > CLAIM / 2 {
-                return Ok(delivered);
-            }
         }
         if page.events.len() < PAGE as usize {
             // The rest of the log up to its end holds nothing for this subscription.
             if page.next > cursor {
-                app.store.webhook_progress(&app.instance, d.id, &Progress::PassedTo(page.next)).await?;
+                app.store.webhook_progress(d, &Progress::PassedTo(page.next)).await?;
             }
             return Ok(delivered);
         }

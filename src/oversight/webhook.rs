@@ -11,7 +11,7 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::EventKind;
-use crate::auth::Scope;
+use crate::settings::Secret;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -27,19 +27,28 @@ pub struct WebhookRequest {
 }
 
 impl WebhookRequest {
-    pub fn validate(&self) -> Result<()> {
-        check_url(&self.url)?;
+    /// Checks the request against the hosts the operator allows; answers the URL to store.
+    pub fn validate(&self, allowed_hosts: &[String]) -> Result<String> {
+        let url = check_url(&self.url, allowed_hosts)?;
         if self.after.is_some_and(|a| a < 0) {
             return Err(Error::invalid("after", "must not be negative"));
         }
-        Ok(())
+        Ok(url)
     }
 }
 
-fn check_url(text: &str) -> Result<()> {
+/// Whether `host` is one of `allowed`: the same name, or under an allowed `.domain`.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(host) || (a.starts_with('.') && host.ends_with(a.as_str())))
+}
+
+fn check_url(text: &str, allowed_hosts: &[String]) -> Result<String> {
     let invalid = |reason: &str| Error::invalid("url", reason);
     if text.len() > 2000 {
         return Err(invalid("must be at most 2000 characters"));
+    }
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid("must not contain white space or control characters"));
     }
     let url = url::Url::parse(text).map_err(|e| invalid(&format!("not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -54,7 +63,13 @@ fn check_url(text: &str) -> Result<()> {
     if url.fragment().is_some() {
         return Err(invalid("must not have a fragment"));
     }
-    Ok(())
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    if !host_allowed(host, allowed_hosts) {
+        return Err(invalid(&format!(
+            "{host} is not among the receivers the operator allows (setting oversight.webhook_hosts)"
+        )));
+    }
+    Ok(url.as_str().to_owned())
 }
 
 /// The host alone, for the oversight log: a URL's path or query may hold a receiver's token.
@@ -65,32 +80,34 @@ pub fn host_of(url: &str) -> String {
 /// A subscription about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewWebhook {
-    pub scope: Scope,
+    /// As checked and normalised by [`WebhookRequest::validate`].
     pub url: String,
     pub kinds: Vec<EventKind>,
-    pub secret: String,
+    pub secret: Secret,
     pub after: Option<i64>,
 }
 
 impl NewWebhook {
-    pub fn new(scope: Scope, request: &WebhookRequest) -> Result<Self> {
+    pub fn new(url: String, request: &WebhookRequest) -> Result<Self> {
         let mut kinds = request.kinds.clone();
         kinds.sort_by_key(|k| k.as_str());
         kinds.dedup();
-        Ok(NewWebhook { scope, url: request.url.clone(), kinds, secret: new_secret()?, after: request.after })
+        Ok(NewWebhook { url, kinds, secret: new_secret()?, after: request.after })
     }
 }
 
-fn new_secret() -> Result<String> {
+fn new_secret() -> Result<Secret> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::Internal(anyhow::anyhow!("no randomness: {e}")))?;
-    Ok(format!("whsec_{}", hex::encode(bytes)))
+    Ok(Secret(format!("whsec_{}", hex::encode(bytes))))
 }
 
 /// A subscription and how its delivery stands.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Webhook {
     pub id: i64,
+    /// `corrections` or `procuratorate`: the agency that owns it.
+    pub agency: String,
     /// `office`, `county` or `city`: whose events it receives.
     pub scope_kind: String,
     pub scope: String,
@@ -114,7 +131,8 @@ pub struct Webhook {
     pub last_delivered_at: Option<DateTime<Utc>>,
     /// Shown once, when the subscription is created: it verifies the signatures.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
     /// The most recent attempts, newest first (on a single subscription's page).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<WebhookAttempt>,
@@ -137,9 +155,11 @@ pub struct Delivery {
     pub scope: String,
     pub url: String,
     pub kinds: Vec<EventKind>,
-    pub secret: String,
+    pub secret: Secret,
     pub cursor: i64,
     pub failures: i32,
+    /// This claim's token: progress is recorded only while it holds.
+    pub claim: String,
 }
 
 /// What a delivery run did with one subscription.
@@ -156,7 +176,8 @@ pub enum Progress {
 }
 
 /// `Liandong-Signature` for a body sent at `t` (unix seconds).
-pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
+pub fn signature(secret: &Secret, t: i64, body: &[u8]) -> String {
+    let secret = secret.0.as_str();
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
@@ -203,8 +224,8 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"key").unwrap();
         mac.update(b"1700000000.{}");
         let expected = format!("t=1700000000,v1={}", hex::encode(mac.finalize().into_bytes()));
-        assert_eq!(signature("key", 1_700_000_000, b"{}"), expected);
-        assert_ne!(signature("other", 1_700_000_000, b"{}"), expected);
+        assert_eq!(signature(&Secret("key".into()), 1_700_000_000, b"{}"), expected);
+        assert_ne!(signature(&Secret("other".into()), 1_700_000_000, b"{}"), expected);
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct OversightSettings {
     pub webhook_timeout_seconds: u32,
     /// Retries wait 1 s, 2 s, 4 s … up to this many seconds, until the receiver answers.
     pub webhook_max_backoff_seconds: u32,
+    /// The hosts webhooks may be sent to: a name or address, or `.example.cn` for every host
+    /// under a domain. Empty (the default) allows none: case events leave the service only for
+    /// receivers the operator named.
+    pub webhook_hosts: Vec<String>,
 }
 
 impl Default for OversightSettings {
@@ -64,6 +68,7 @@ impl Default for OversightSettings {
             webhook_poll_millis: 1000,
             webhook_timeout_seconds: 10,
             webhook_max_backoff_seconds: 900,
+            webhook_hosts: Vec::new(),
         }
     }
 }

@@ -435,11 +435,18 @@ pub trait WebhookStore {
     /// One subscription with its latest delivery attempts.
     async fn webhook(&self, actor: &Actor, id: i64) -> Result<Webhook>;
     async fn delete_webhook(&self, actor: &Actor, id: i64, at: DateTime<Utc>) -> Result<Webhook>;
-    /// Claims, for `holder` until `until`, each live subscription with events owed and no retry
-    /// pending; one holder at a time per subscription.
-    async fn claim_webhooks(&self, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Delivery>>;
-    /// Records a delivery's progress; false when `holder` no longer holds the claim.
-    async fn webhook_progress(&self, holder: &str, id: i64, progress: &Progress) -> Result<bool>;
+    /// Claims, as `claim` until `until`, up to `limit` live subscriptions with events owed and no
+    /// retry pending; one claim at a time per subscription.
+    async fn claim_webhooks(
+        &self,
+        claim: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// Records a delivery's progress; false when its claim no longer holds (it lapsed and was
+    /// taken again, or the subscription was deleted).
+    async fn webhook_progress(&self, delivery: &Delivery, progress: &Progress) -> Result<bool>;
     async fn purge_webhook_attempts(&self, before: DateTime<Utc>) -> Result<usize>;
 }
 

@@ -109,6 +109,13 @@ async fn wrong_authors_and_wrong_agencies_are_refused_and_nothing_is_written(t: 
             StatusCode::UNPROCESSABLE_ENTITY,
             "text",
         ),
+        (
+            &procurator,
+            json!({"kind": "correction", "subject": "person", "subject_id": person, "text": "a\u{0}b",
+            "reply_due": (t.app.clock.now() + Duration::days(2)).to_rfc3339()}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text",
+        ),
     ] {
         let reply = t.post(OPINIONS, token, body.clone()).await;
         assert_eq!(reply.status, status, "{body}: {}", reply.body);

@@ -133,12 +133,15 @@ async fn two_instances_deliver_each_event_once(t: &TestApp) {
 }
 
 async fn bad_subscriptions_are_refused_and_nothing_is_written(t: &TestApp) {
-    let (county, wuchang, _, _, _) = two_counties(t).await;
+    let (county, wuchang, procurator, _, _) = two_counties(t).await;
     let head = t.app.store.log_head().await.unwrap();
     for (body, status, field) in [
         (json!({"url": "ftp://sms.example.cn/in"}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
         (json!({"url": "https://user:pw@sms.example.cn/in"}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
         (json!({"url": "sms.example.cn"}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
+        (json!({"url": "https://evil.example.com/in"}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
+        (json!({"url": "http://169.254.169.254/latest/meta-data"}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
+        (json!({"url": "https://sms.example.cn/in\u{0}"}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
         (
             json!({"url": "https://sms.example.cn/in", "kinds": ["alert.exploded"]}),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -162,4 +165,15 @@ async fn bad_subscriptions_are_refused_and_nothing_is_written(t: &TestApp) {
     let gone = t.call(axum::http::Method::DELETE, &path, Some(&county), None).await;
     assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
     assert!(t.get("/api/v1/webhooks", &county).await.body["webhooks"].as_array().unwrap().is_empty());
+
+    // The procuratorate's receiver of the same county is its own: the agency it oversees can
+    // neither see it (nor the token in its URL) nor switch it off.
+    let url = "https://sms.example.cn/jcy?token=procuratorate-token";
+    let theirs = t.post("/api/v1/webhooks", &procurator, json!({"url": url})).await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+    let listed = t.get("/api/v1/webhooks", &county).await;
+    assert!(!listed.body.to_string().contains("procuratorate-token"), "{}", listed.body);
+    let path = format!("/api/v1/webhooks/{}", theirs.body["id"]);
+    assert_eq!(t.call(axum::http::Method::DELETE, &path, Some(&county), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(t.get(&path, &procurator).await.body["deleted_at"], Value::Null, "still running");
 }

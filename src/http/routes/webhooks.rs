@@ -14,7 +14,8 @@ use crate::http::extract::{AppJson, AppPath, IdempotencyHeader, Staff};
 use crate::http::problem::Problem;
 use crate::oversight::{NewWebhook, Webhook, WebhookRequest};
 
-/// Subscribes the caller's scope. The answer carries the signing `secret`, shown this once.
+/// Subscribes the caller's agency and scope, to a host the operator allows (setting
+/// `oversight.webhook_hosts`). The answer carries the signing `secret`, shown this once.
 /// Events are POSTed one at a time in `seq` order, signed (`Liandong-Signature`), and retried
 /// with backoff until the receiver answers 2xx.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "oversight", request_body = WebhookRequest,
@@ -30,8 +31,8 @@ pub async fn create(
     idem: IdempotencyHeader,
     AppJson(body): AppJson<WebhookRequest>,
 ) -> Result<(StatusCode, Json<Webhook>), Problem> {
-    body.validate()?;
-    let new = NewWebhook::new(actor.scope.clone(), &body)?;
+    let url = body.validate(&app.settings.oversight.webhook_hosts)?;
+    let new = NewWebhook::new(url, &body)?;
     let idem = idem.bind(&actor.label(), "POST /api/v1/webhooks", &body);
     let created = app.store.create_webhook(&actor, &new, idem.as_ref(), app.clock.now()).await?;
     let status = if created.replayed { StatusCode::OK } else { StatusCode::CREATED };

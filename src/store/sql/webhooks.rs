@@ -9,19 +9,21 @@ use sqlx::{FromRow, Transaction};
 use super::common::{remember, replayed, resource_id};
 use super::log::append;
 use super::{Backend, Db};
-use crate::auth::{Actor, Scope};
+use crate::auth::{Actor, Role, Scope};
 use crate::oversight::webhook::{host_of, Delivery, Progress};
 use crate::oversight::{EventKind, NewEvent, NewWebhook, Webhook, WebhookAttempt};
+use crate::settings::Secret;
 use crate::store::{Enrolled, IdempotencyKey, WebhookStore};
 use crate::{Error, Result};
 
-const COLUMNS: &str = "w.id, w.scope_kind, w.scope, w.url, w.kinds, w.secret, w.created_at, w.created_by, \
+const COLUMNS: &str = "w.id, w.agency, w.scope_kind, w.scope, w.url, w.kinds, w.secret, w.created_at, w.created_by, \
      w.deleted_at, w.cursor, w.failures, w.next_attempt_at, w.last_attempt_at, w.last_status, w.last_error, \
      w.last_delivered_at";
 
 #[derive(FromRow)]
 struct WebhookRow {
     id: i64,
+    agency: String,
     scope_kind: String,
     scope: String,
     url: String,
@@ -48,9 +50,10 @@ impl WebhookRow {
     fn into_webhook(self, head: i64, with_secret: bool) -> Result<Webhook> {
         Ok(Webhook {
             kinds: kinds(self.id, &self.kinds)?,
-            secret: with_secret.then_some(self.secret),
+            secret: with_secret.then_some(Secret(self.secret)),
             behind: (head - self.cursor).max(0),
             id: self.id,
+            agency: self.agency,
             scope_kind: self.scope_kind,
             scope: self.scope,
             url: self.url,
@@ -69,17 +72,27 @@ impl WebhookRow {
     }
 }
 
-/// The stored form of a subscriber's scope; administrators have no case events to receive.
-fn scope_of(actor: &Actor) -> Result<(&'static str, &str)> {
+/// Who owns a subscription: the agency (the procuratorate or the corrections agency, so that
+/// neither sees nor ends the other's), the kind of scope and the scope.
+struct Owner<'a> {
+    agency: &'static str,
+    kind: &'static str,
+    scope: &'a str,
+}
+
+/// The stored form of a subscriber; administrators have no case events to receive.
+fn owner(actor: &Actor) -> Result<Owner<'_>> {
     if !actor.role.reads_cases() {
         return Err(Error::Forbidden(format!("the {} role receives no case events", actor.role)));
     }
-    match &actor.scope {
-        Scope::Office { id, .. } => Ok(("office", id)),
-        Scope::County(c) => Ok(("county", c)),
-        Scope::City(c) => Ok(("city", c)),
-        Scope::Region(_) => Err(Error::Forbidden("administrators receive no case events".into())),
-    }
+    let agency = if actor.role == Role::Procurator { "procuratorate" } else { "corrections" };
+    let (kind, scope) = match &actor.scope {
+        Scope::Office { id, .. } => ("office", id.as_str()),
+        Scope::County(c) => ("county", c.as_str()),
+        Scope::City(c) => ("city", c.as_str()),
+        Scope::Region(_) => return Err(Error::Forbidden("administrators receive no case events".into())),
+    };
+    Ok(Owner { agency, kind, scope })
 }
 
 async fn head(tx: &mut Transaction<'_, Db>) -> Result<i64> {
@@ -88,13 +101,14 @@ async fn head(tx: &mut Transaction<'_, Db>) -> Result<i64> {
 
 /// A subscription of the actor's own scope (another scope's does not exist for them).
 async fn owned(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<WebhookRow> {
-    let (kind, scope) = scope_of(actor)?;
+    let owner = owner(actor)?;
     let row: Option<WebhookRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM webhooks w WHERE w.id = $1 AND w.scope_kind = $2 AND w.scope = $3"
+        "SELECT {COLUMNS} FROM webhooks w WHERE w.id = $1 AND w.agency = $2 AND w.scope_kind = $3 AND w.scope = $4"
     ))
     .bind(id)
-    .bind(kind)
-    .bind(scope)
+    .bind(owner.agency)
+    .bind(owner.kind)
+    .bind(owner.scope)
     .fetch_optional(&mut **tx)
     .await?;
     row.ok_or(Error::NotFound("webhook"))
@@ -109,7 +123,7 @@ impl WebhookStore for Backend {
         idem: Option<&IdempotencyKey>,
         at: DateTime<Utc>,
     ) -> Result<Enrolled<Webhook>> {
-        let (scope_kind, scope) = scope_of(actor)?;
+        let owner = owner(actor)?;
         let mut tx = self.begin_write().await?;
         let head = head(&mut tx).await?;
         if let Some(resource) = replayed(&mut tx, idem).await? {
@@ -122,14 +136,15 @@ impl WebhookStore for Backend {
         }
         let kinds_text = serde_json::to_string(&new.kinds).map_err(anyhow::Error::from)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO webhooks (scope_kind, scope, url, kinds, secret, created_at, created_by, cursor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO webhooks (agency, scope_kind, scope, url, kinds, secret, created_at, created_by, cursor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind(scope_kind)
-        .bind(scope)
+        .bind(owner.agency)
+        .bind(owner.kind)
+        .bind(owner.scope)
         .bind(&new.url)
         .bind(&kinds_text)
-        .bind(&new.secret)
+        .bind(&new.secret.0)
         .bind(at)
         .bind(actor.user_id)
         .bind(cursor)
@@ -137,8 +152,8 @@ impl WebhookStore for Backend {
         .await?;
         remember(&mut tx, idem, &format!("webhook:{id}"), at).await?;
         let data = json!({
-            "webhook_id": id, "host": host_of(&new.url), "kinds": new.kinds, "scope_kind": scope_kind,
-            "scope": scope, "after": cursor,
+            "webhook_id": id, "host": host_of(&new.url), "kinds": new.kinds, "agency": owner.agency,
+            "scope_kind": owner.kind, "scope": owner.scope, "after": cursor,
         });
         append(&mut tx, &NewEvent::new(EventKind::WebhookCreated, actor.scope.county(), actor.label(), data), at)
             .await?;
@@ -148,15 +163,16 @@ impl WebhookStore for Backend {
     }
 
     async fn webhooks(&self, actor: &Actor) -> Result<Vec<Webhook>> {
-        let (kind, scope) = scope_of(actor)?;
+        let owner = owner(actor)?;
         let mut tx = self.read.begin().await?;
         let head = head(&mut tx).await?;
         let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM webhooks w WHERE w.scope_kind = $1 AND w.scope = $2 AND w.deleted_at IS NULL \
-             ORDER BY w.id"
+            "SELECT {COLUMNS} FROM webhooks w WHERE w.agency = $1 AND w.scope_kind = $2 AND w.scope = $3 \
+             AND w.deleted_at IS NULL ORDER BY w.id"
         ))
-        .bind(kind)
-        .bind(scope)
+        .bind(owner.agency)
+        .bind(owner.kind)
+        .bind(owner.scope)
         .fetch_all(&mut *tx)
         .await?;
         rows.into_iter().map(|r| r.into_webhook(head, false)).collect()
@@ -187,7 +203,15 @@ impl WebhookStore for Backend {
         if row.deleted_at.is_some() {
             return row.into_webhook(head, false);
         }
-        sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2").bind(at).bind(id).execute(&mut *tx).await?;
+        let deleted = sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            // Another request deleted it in the meantime (PostgreSQL): one event only.
+            return owned(&mut tx, actor, id).await?.into_webhook(head, false);
+        }
         let data = json!({ "webhook_id": id, "host": host_of(&row.url) });
         append(&mut tx, &NewEvent::new(EventKind::WebhookDeleted, actor.scope.county(), actor.label(), data), at)
             .await?;
@@ -196,85 +220,133 @@ impl WebhookStore for Backend {
         row.into_webhook(head, false)
     }
 
-    async fn claim_webhooks(&self, holder: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Delivery>> {
+    async fn claim_webhooks(
+        &self,
+        claim: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
         let mut tx = self.begin_write().await?;
-        // The WHERE is checked again on each row once it is locked: two instances cannot both
-        // claim a subscription.
+        // The outer condition is checked again on each row once it is locked: two instances
+        // cannot both claim a subscription.
         let rows: Vec<(i64, String, String, String, String, String, i64, i32)> = sqlx::query_as(
-            "UPDATE webhooks SET claimed_by = $1, claimed_until = $2 \
+            "UPDATE webhooks SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT id FROM webhooks \
              WHERE deleted_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
              AND (claimed_until IS NULL OR claimed_until < $3) \
-             AND cursor < (SELECT seq FROM oversight_head WHERE id = 1) \
+             AND cursor < (SELECT seq FROM oversight_head WHERE id = 1) ORDER BY id LIMIT $4) \
+             AND (claimed_until IS NULL OR claimed_until < $3) \
              RETURNING id, scope_kind, scope, url, kinds, secret, cursor, failures",
         )
-        .bind(holder)
+        .bind(claim)
         .bind(until)
         .bind(now)
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         rows.into_iter()
             .map(|(id, scope_kind, scope, url, kinds_text, secret, cursor, failures)| {
-                Ok(Delivery { id, scope_kind, scope, url, kinds: kinds(id, &kinds_text)?, secret, cursor, failures })
+                Ok(Delivery {
+                    kinds: kinds(id, &kinds_text)?,
+                    secret: Secret(secret),
+                    claim: claim.to_owned(),
+                    id,
+                    scope_kind,
+                    scope,
+                    url,
+                    cursor,
+                    failures,
+                })
             })
             .collect()
     }
 
-    async fn webhook_progress(&self, holder: &str, id: i64, progress: &Progress) -> Result<bool> {
+    async fn webhook_progress(&self, d: &Delivery, progress: &Progress) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let updated = match progress {
-            Progress::Delivered(attempt) => sqlx::query(
-                "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
-                 last_status = $3, last_error = NULL, last_delivered_at = $2 \
-                 WHERE id = $4 AND claimed_by = $5 AND cursor < $1 AND deleted_at IS NULL",
-            )
-            .bind(attempt.seq)
-            .bind(attempt.at)
-            .bind(attempt.status),
-            Progress::Failed(attempt, next) => sqlx::query(
-                "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
-                 last_status = $3, last_error = $6 WHERE id = $4 AND claimed_by = $5 AND deleted_at IS NULL",
-            )
-            .bind(*next)
-            .bind(attempt.at)
-            .bind(attempt.status),
+        let held = match progress {
+            Progress::Delivered(attempt) => {
+                let moved = sqlx::query(
+                    "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
+                     last_status = $3, last_error = NULL, last_delivered_at = $2 \
+                     WHERE id = $4 AND claimed_by = $5 AND cursor < $1 AND deleted_at IS NULL",
+                )
+                .bind(attempt.seq)
+                .bind(attempt.at)
+                .bind(attempt.status)
+                .bind(d.id)
+                .bind(&d.claim)
+                .execute(&mut *tx)
+                .await?;
+                moved.rows_affected() == 1 && record_attempt(&mut tx, d.id, attempt).await?
+            }
+            Progress::Failed(attempt, next) => {
+                let marked = sqlx::query(
+                    "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
+                     last_status = $3, last_error = $4 WHERE id = $5 AND claimed_by = $6 AND deleted_at IS NULL",
+                )
+                .bind(*next)
+                .bind(attempt.at)
+                .bind(attempt.status)
+                .bind(attempt.error.as_deref())
+                .bind(d.id)
+                .bind(&d.claim)
+                .execute(&mut *tx)
+                .await?;
+                marked.rows_affected() == 1 && record_attempt(&mut tx, d.id, attempt).await?
+            }
             Progress::PassedTo(cursor) => {
                 sqlx::query("UPDATE webhooks SET cursor = $1 WHERE id = $2 AND claimed_by = $3 AND cursor < $1")
                     .bind(*cursor)
+                    .bind(d.id)
+                    .bind(&d.claim)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1
             }
-            Progress::Released => sqlx::query(
-                "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
-            ),
-        }
-        .bind(id)
-        .bind(holder);
-        let updated = match progress {
-            Progress::Failed(attempt, _) => updated.bind(attempt.error.as_deref()),
-            _ => updated,
+            Progress::Released => {
+                sqlx::query(
+                    "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
+                )
+                .bind(d.id)
+                .bind(&d.claim)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
+            }
         };
-        let held = updated.execute(&mut *tx).await?.rows_affected() == 1;
-        if let (true, Progress::Delivered(attempt) | Progress::Failed(attempt, _)) = (held, progress) {
-            sqlx::query(
-                "INSERT INTO webhook_attempts (webhook_id, seq, at, status, error, duration_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(attempt.seq)
-            .bind(attempt.at)
-            .bind(attempt.status)
-            .bind(attempt.error.as_deref())
-            .bind(attempt.duration_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
         Ok(held)
     }
 
     async fn purge_webhook_attempts(&self, before: DateTime<Utc>) -> Result<usize> {
+        // In slices, so that the write lock is never held for long; the next run takes the rest.
         let mut tx = self.begin_write().await?;
-        let gone = sqlx::query("DELETE FROM webhook_attempts WHERE at < $1").bind(before).execute(&mut *tx).await?;
+        let gone = sqlx::query(
+            "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE at < $1 LIMIT 10000)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(gone.rows_affected() as usize)
     }
+}
+
+/// Keeps the record of one attempt; true, so that it chains after a held claim.
+async fn record_attempt(tx: &mut Transaction<'_, Db>, id: i64, attempt: &WebhookAttempt) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (webhook_id, seq, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(attempt.seq)
+    .bind(attempt.at)
+    .bind(attempt.status)
+    .bind(attempt.error.as_deref())
+    .bind(attempt.duration_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
 }
