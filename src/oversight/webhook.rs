@@ -200,17 +200,32 @@ mod tests {
         WebhookRequest { url: url.into(), kinds: vec![], after: None }
     }
 
+    fn allowed() -> Vec<String> {
+        vec!["10.0.0.5".into(), ".jiangan.gov.cn".into(), "example.com".into()]
+    }
+
     #[test]
-    fn only_plain_http_and_https_urls_are_accepted() {
-        for ok in ["https://sms.jiangan.gov.cn/hook", "http://10.0.0.5:8080/in?token=x"] {
-            assert!(request(ok).validate().is_ok(), "{ok}");
+    fn only_plain_http_and_https_urls_to_allowed_hosts_are_accepted() {
+        for ok in ["https://sms.jiangan.gov.cn/hook", "http://10.0.0.5:8080/in?token=x", "https://EXAMPLE.com"] {
+            assert!(request(ok).validate(&allowed()).is_ok(), "{ok}");
         }
-        for bad in
-            ["ftp://example.com/", "javascript:alert(1)", "https://user:pw@example.com/", "not a url", "file:///etc"]
-        {
-            let err = request(bad).validate().unwrap_err().to_string();
+        let bad = [
+            "ftp://example.com/",
+            "javascript:alert(1)",
+            "https://user:pw@example.com/",
+            "not a url",
+            "file:///etc",
+            "https://example.com/a\tb",
+            "http://169.254.169.254/latest/meta-data",
+            "https://evil-jiangan.gov.cn/",
+            "https://example.com.evil.cn/",
+        ];
+        for bad in bad {
+            let err = request(bad).validate(&allowed()).unwrap_err().to_string();
             assert!(err.starts_with("url:"), "{bad}: {err}");
         }
+        assert!(request("https://example.com/").validate(&[]).is_err(), "none allowed by default");
+        assert_eq!(request("https://EXAMPLE.com").validate(&allowed()).unwrap(), "https://example.com/", "normalised");
     }
 
     #[test]
