@@ -176,8 +176,12 @@ async fn post(app: &App, client: &reqwest::Client, d: &Delivery, event: &Event) 
         Ok(answer) => {
             (Some(answer.status().as_u16().into()), Some(format!("the receiver answered {}", answer.status())))
         }
-        // Without the URL: its path or query may carry the receiver's token.
-        Err(e) => (None, Some(e.without_url().to_string())),
+        // Named by kind, never with the URL: its path or query may carry the receiver's token.
+        Err(e) if e.is_timeout() => {
+            (None, Some("no answer in time (setting oversight.webhook_timeout_seconds)".into()))
+        }
+        Err(e) if e.is_connect() => (None, Some("could not connect to the receiver".into())),
+        Err(e) => (None, Some(format!("sending failed: {}", e.without_url()))),
     };
     let duration_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
     WebhookAttempt { seq: event.seq, at, status, error, duration_ms }

@@ -60,7 +60,7 @@ pub struct Summary {
     pub consultations_pending: i64,
     pub consultations_overdue: i64,
     /// Opinions awaiting the agency's reply, and how many of them are past their deadline.
-    pub opinions_open: i64,
+    pub opinions_unanswered: i64,
     pub opinions_overdue: i64,
 }
 

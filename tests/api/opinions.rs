@@ -56,7 +56,10 @@ async fn an_opinion_is_answered_in_writing_and_an_unanswered_one_falls_overdue(t
         assert_eq!(listed(t, side, "open").await, [first, second], "both sides see what awaits a reply");
     }
     let summary = t.get("/api/v1/oversight/summary", &procurator).await;
-    assert_eq!((summary.body["opinions_open"].as_i64(), summary.body["opinions_overdue"].as_i64()), (Some(2), Some(0)));
+    assert_eq!(
+        (summary.body["opinions_unanswered"].as_i64(), summary.body["opinions_overdue"].as_i64()),
+        (Some(2), Some(0))
+    );
 
     // The agency answers the correction notice in writing.
     let reply = json!({"outcome": "adopted", "text": "已于次日给予警告，并加强电话核查"});

@@ -81,7 +81,7 @@ impl SummaryStore for Backend {
             approvals_by_level,
             consultations_pending: consultations.len() as i64,
             consultations_overdue: consultations.iter().filter(|d| **d < now).count() as i64,
-            opinions_open: opinions.len() as i64,
+            opinions_unanswered: opinions.len() as i64,
             opinions_overdue: opinions.iter().filter(|d| **d <= now).count() as i64,
         })
     }
