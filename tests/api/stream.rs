@@ -12,7 +12,11 @@ use crate::backend_tests;
 use crate::harness::TestApp;
 use crate::oversight::two_counties;
 
-backend_tests!(the_stream_resumes_exactly_after_the_last_event_id, a_stream_from_an_unknown_id_is_refused);
+backend_tests!(
+    the_stream_resumes_exactly_after_the_last_event_id,
+    a_stream_from_an_unknown_id_is_refused,
+    a_quiet_stream_sends_heartbeats_and_ends_with_its_token,
+);
 
 /// An open stream: what has arrived so far, as text.
 struct Stream {
@@ -100,4 +104,22 @@ async fn a_stream_from_an_unknown_id_is_refused(t: &TestApp) {
     )
     .await;
     assert_eq!((bad.status, bad.field()), (StatusCode::BAD_REQUEST, "Last-Event-ID"), "{}", bad.body);
+}
+
+async fn a_quiet_stream_sends_heartbeats_and_ends_with_its_token(t: &TestApp) {
+    let (_, _, ja_proc, _, _) = two_counties(t).await;
+    let (_, router) = t.instance_with(|s| s.oversight.heartbeat_seconds = 1).await;
+    let (status, mut stream) = open(&router, &ja_proc, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let frame = tokio::time::timeout(Duration::from_secs(5), stream.body.frame()).await.expect("a heartbeat in time");
+    let text = String::from_utf8(frame.unwrap().unwrap().into_data().unwrap().to_vec()).unwrap();
+    assert_eq!(text.trim(), ": heartbeat");
+    // The procurator is disabled: the stream ends (here within the 1 s status cache).
+    t.app.store.disable_user("ja-proc", "cli", t.app.clock.now()).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = stream.body.frame().await {
+            frame.unwrap();
+        }
+    });
+    ended.await.expect("the stream ends once its token stops working");
 }
