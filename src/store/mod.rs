@@ -420,7 +420,7 @@ pub trait SummaryStore {
     async fn summary(&self, actor: &Actor, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Summary>;
 }
 
-/// Webhook subscriptions (the actor's own scope) and their delivery.
+/// Webhook subscriptions, each of the actor's own agency and scope.
 #[async_trait]
 pub trait WebhookStore {
     /// Subscribes the actor's scope; `after` beyond the end of the log is refused.
@@ -435,6 +435,11 @@ pub trait WebhookStore {
     /// One subscription with its latest delivery attempts.
     async fn webhook(&self, actor: &Actor, id: i64) -> Result<Webhook>;
     async fn delete_webhook(&self, actor: &Actor, id: i64, at: DateTime<Utc>) -> Result<Webhook>;
+}
+
+/// The webhook deliverer's claims and progress.
+#[async_trait]
+pub trait DeliveryStore {
     /// Claims, as `claim` until `until`, up to `limit` live subscriptions with events owed and no
     /// retry pending; one claim at a time per subscription.
     async fn claim_webhooks(
@@ -469,6 +474,7 @@ pub trait Store:
     + OpinionStore
     + SummaryStore
     + WebhookStore
+    + DeliveryStore
     + Send
     + Sync
     + 'static

@@ -103,6 +103,8 @@ mod casework;
 mod common;
 #[path = "sql/consultations.rs"]
 mod consultations;
+#[path = "sql/deliveries.rs"]
+mod deliveries;
 #[path = "sql/devices.rs"]
 mod devices;
 #[path = "sql/episodes.rs"]

@@ -1,0 +1,147 @@
+//! The deliverer's side of webhook subscriptions: claims (one at a time per subscription, each
+//! with its own token), progress, and the purge of the attempts' record.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Transaction;
+
+use super::webhooks::kinds;
+use super::{Backend, Db};
+use crate::oversight::webhook::{Delivery, Progress};
+use crate::oversight::WebhookAttempt;
+use crate::settings::Secret;
+use crate::store::DeliveryStore;
+use crate::Result;
+
+#[async_trait]
+impl DeliveryStore for Backend {
+    async fn claim_webhooks(
+        &self,
+        claim: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        let mut tx = self.begin_write().await?;
+        // The outer condition is checked again on each row once it is locked: two instances
+        // cannot both claim a subscription.
+        let rows: Vec<(i64, String, String, String, String, String, i64, i32)> = sqlx::query_as(
+            "UPDATE webhooks SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT id FROM webhooks \
+             WHERE deleted_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+             AND (claimed_until IS NULL OR claimed_until < $3) \
+             AND cursor < (SELECT seq FROM oversight_head WHERE id = 1) ORDER BY id LIMIT $4) \
+             AND (claimed_until IS NULL OR claimed_until < $3) \
+             RETURNING id, scope_kind, scope, url, kinds, secret, cursor, failures",
+        )
+        .bind(claim)
+        .bind(until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(id, scope_kind, scope, url, kinds_text, secret, cursor, failures)| {
+                Ok(Delivery {
+                    kinds: kinds(id, &kinds_text)?,
+                    secret: Secret(secret),
+                    claim: claim.to_owned(),
+                    id,
+                    scope_kind,
+                    scope,
+                    url,
+                    cursor,
+                    failures,
+                })
+            })
+            .collect()
+    }
+
+    async fn webhook_progress(&self, d: &Delivery, progress: &Progress) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let held = match progress {
+            Progress::Delivered(attempt) => {
+                let moved = sqlx::query(
+                    "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
+                     last_status = $3, last_error = NULL, last_delivered_at = $2 \
+                     WHERE id = $4 AND claimed_by = $5 AND cursor < $1 AND deleted_at IS NULL",
+                )
+                .bind(attempt.seq)
+                .bind(attempt.at)
+                .bind(attempt.status)
+                .bind(d.id)
+                .bind(&d.claim)
+                .execute(&mut *tx)
+                .await?;
+                moved.rows_affected() == 1 && record_attempt(&mut tx, d.id, attempt).await?
+            }
+            Progress::Failed(attempt, next) => {
+                let marked = sqlx::query(
+                    "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
+                     last_status = $3, last_error = $4 WHERE id = $5 AND claimed_by = $6 AND deleted_at IS NULL",
+                )
+                .bind(*next)
+                .bind(attempt.at)
+                .bind(attempt.status)
+                .bind(attempt.error.as_deref())
+                .bind(d.id)
+                .bind(&d.claim)
+                .execute(&mut *tx)
+                .await?;
+                marked.rows_affected() == 1 && record_attempt(&mut tx, d.id, attempt).await?
+            }
+            Progress::PassedTo(cursor) => {
+                sqlx::query("UPDATE webhooks SET cursor = $1 WHERE id = $2 AND claimed_by = $3 AND cursor < $1")
+                    .bind(*cursor)
+                    .bind(d.id)
+                    .bind(&d.claim)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+            Progress::Released => {
+                sqlx::query(
+                    "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
+                )
+                .bind(d.id)
+                .bind(&d.claim)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+        };
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    async fn purge_webhook_attempts(&self, before: DateTime<Utc>) -> Result<usize> {
+        // In slices, so that the write lock is never held for long; the next run takes the rest.
+        let mut tx = self.begin_write().await?;
+        let gone = sqlx::query(
+            "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE at < $1 LIMIT 10000)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(gone.rows_affected() as usize)
+    }
+}
+
+/// Keeps the record of one attempt; true, so that it chains after a held claim.
+async fn record_attempt(tx: &mut Transaction<'_, Db>, id: i64, attempt: &WebhookAttempt) -> Result<bool> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (webhook_id, seq, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(attempt.seq)
+    .bind(attempt.at)
+    .bind(attempt.status)
+    .bind(attempt.error.as_deref())
+    .bind(attempt.duration_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
