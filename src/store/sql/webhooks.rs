@@ -1,5 +1,5 @@
-//! Webhook subscriptions, scoped to the creator's office, county or city, and the deliverer's
-//! claims and progress. Creating and deleting one are events: data leaves the system through it.
+//! Webhook subscriptions, owned by the creator's agency and office, county or city. Creating and
+//! deleting one are events: data leaves the system through it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
