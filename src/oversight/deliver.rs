@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::webhook::{backoff, signature, Delivery, Progress};
+use super::webhook::{backoff, signature, url_allowed, Delivery, Progress};
 use super::{Event, Jurisdiction, WebhookAttempt};
 use crate::app::App;
 use crate::auth::Scope;
@@ -157,9 +157,14 @@ async fn run(app: &App, client: &reqwest::Client, d: &Delivery) -> Result<usize>
     }
 }
 
-/// One POST of one event; a 2xx answer is success, anything else (or no answer) a failure.
+/// One POST of one event; a 2xx answer is success, anything else (or no answer) a failure. A
+/// host the operator no longer allows gets nothing: the attempt fails until it is allowed again.
 async fn post(app: &App, client: &reqwest::Client, d: &Delivery, event: &Event) -> WebhookAttempt {
     let at = app.clock.now();
+    if !url_allowed(&d.url, &app.settings.oversight.webhook_hosts) {
+        let error = Some("the receiver's host is no longer allowed (setting oversight.webhook_hosts)".into());
+        return WebhookAttempt { seq: event.seq, at, status: None, error, duration_ms: 0 };
+    }
     let body = serde_json::to_vec(&Payload { webhook_id: d.id, event }).unwrap_or_default();
     let started = Instant::now();
     let sent = client

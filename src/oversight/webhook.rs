@@ -37,9 +37,17 @@ impl WebhookRequest {
     }
 }
 
-/// Whether `host` is one of `allowed`: the same name, or under an allowed `.domain`.
+/// Whether `host` is one of `allowed`: the same name or address, or under an allowed `.domain`;
+/// compared without case, brackets or a trailing dot.
 fn host_allowed(host: &str, allowed: &[String]) -> bool {
-    allowed.iter().any(|a| a.eq_ignore_ascii_case(host) || (a.starts_with('.') && host.ends_with(a.as_str())))
+    let plain = |h: &str| h.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+    let host = plain(host);
+    allowed.iter().map(|a| plain(a)).any(|a| a == host || (a.starts_with('.') && a.len() > 1 && host.ends_with(&a)))
+}
+
+/// Whether a stored URL may still be sent to: the allowlist may have narrowed since.
+pub fn url_allowed(url: &str, allowed: &[String]) -> bool {
+    url::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| host_allowed(h, allowed))).unwrap_or(false)
 }
 
 fn check_url(text: &str, allowed_hosts: &[String]) -> Result<String> {
@@ -63,7 +71,7 @@ fn check_url(text: &str, allowed_hosts: &[String]) -> Result<String> {
     if url.fragment().is_some() {
         return Err(invalid("must not have a fragment"));
     }
-    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let host = url.host_str().unwrap_or_default();
     if !host_allowed(host, allowed_hosts) {
         return Err(invalid(&format!(
             "{host} is not among the receivers the operator allows (setting oversight.webhook_hosts)"
@@ -225,6 +233,11 @@ mod tests {
             assert!(err.starts_with("url:"), "{bad}: {err}");
         }
         assert!(request("https://example.com/").validate(&[]).is_err(), "none allowed by default");
+        assert!(request("https://Sms.JiangAn.gov.cn./in").validate(&[".JIANGAN.gov.cn.".into()]).is_ok());
+        assert!(request("http://[fd00::5]:8080/in").validate(&["[fd00::5]".into()]).is_ok());
+        assert!(request("https://gov.cn/").validate(&[".".into()]).is_err(), "a lone dot allows nothing");
+        assert!(url_allowed("https://sms.jiangan.gov.cn/x", &allowed()));
+        assert!(!url_allowed("https://sms.jiangan.gov.cn/x", &[]), "an allowlist narrowed since creation");
         assert_eq!(request("https://EXAMPLE.com").validate(&allowed()).unwrap(), "https://example.com/", "normalised");
     }
 

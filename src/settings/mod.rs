@@ -172,7 +172,6 @@ impl Settings {
             ("oversight.stream_poll_millis", self.oversight.stream_poll_millis),
             ("oversight.heartbeat_seconds", self.oversight.heartbeat_seconds),
             ("oversight.webhook_poll_millis", self.oversight.webhook_poll_millis),
-            ("oversight.webhook_timeout_seconds", self.oversight.webhook_timeout_seconds),
             ("oversight.webhook_max_backoff_seconds", self.oversight.webhook_max_backoff_seconds),
         ];
         for (name, value) in positive {
@@ -185,6 +184,12 @@ impl Settings {
         anyhow::ensure!(!self.auth.issuer.trim().is_empty(), "invalid setting auth.issuer: must not be empty");
         anyhow::ensure!(self.max_body_bytes >= 1024, "invalid setting max_body_bytes: must be at least 1024");
         anyhow::ensure!(self.ingest_queue >= 1, "invalid setting ingest_queue: must be at least 1");
+        // A delivery run stops a minute into its two-minute claim: one more attempt must end
+        // before the claim lapses, or another instance could send the same event alongside.
+        anyhow::ensure!(
+            (1..=50).contains(&self.oversight.webhook_timeout_seconds),
+            "invalid setting oversight.webhook_timeout_seconds: must be between 1 and 50"
+        );
         anyhow::ensure!(
             (1..=3600).contains(&self.scheduler_seconds),
             "invalid setting scheduler_seconds: must be between 1 and 3600"

@@ -18,6 +18,7 @@ use crate::oversight::two_counties;
 backend_tests!(
     a_receiver_that_fails_twice_still_gets_every_event_once_it_recovers,
     two_instances_deliver_each_event_once,
+    every_subscription_gets_its_turn_and_a_narrowed_allowlist_stops_delivery,
     bad_subscriptions_are_refused_and_nothing_is_written,
 );
 
@@ -176,4 +177,38 @@ async fn bad_subscriptions_are_refused_and_nothing_is_written(t: &TestApp) {
     let path = format!("/api/v1/webhooks/{}", theirs.body["id"]);
     assert_eq!(t.call(axum::http::Method::DELETE, &path, Some(&county), None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(t.get(&path, &procurator).await.body["deleted_at"], Value::Null, "still running");
+}
+
+async fn every_subscription_gets_its_turn_and_a_narrowed_allowlist_stops_delivery(t: &TestApp) {
+    let (county, _, _, _, _) = two_counties(t).await;
+    let (receiver, url) = Receiver::start(0).await;
+    // More subscriptions than one round delivers at once (8).
+    for _ in 0..10 {
+        let created = t.post("/api/v1/webhooks", &county, json!({"url": url, "kinds": ["person.enrolled"]})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    let client = deliver::client(&t.app).unwrap();
+    for _ in 0..3 {
+        t.enrol(&county).await;
+        deliver::deliver_due(&t.app, &client).await.unwrap();
+    }
+    let served: std::collections::BTreeSet<i64> = receiver
+        .taken
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["webhook_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(served.len(), 10, "none starves behind the first eight: {served:?}");
+
+    // The operator narrows the allowlist: an instance with the new setting sends nothing more.
+    let before = receiver.taken.lock().unwrap().len();
+    t.enrol(&county).await;
+    let (narrowed, _) = t.instance_with(|s| s.oversight.webhook_hosts = vec!["sms.example.cn".into()]).await;
+    deliver::deliver_due(&narrowed, &deliver::client(&narrowed).unwrap()).await.unwrap();
+    assert_eq!(receiver.taken.lock().unwrap().len(), before, "nothing sent to a host no longer allowed");
+    let listed = t.get("/api/v1/webhooks", &county).await.body;
+    let refused = listed["webhooks"].as_array().unwrap().iter().filter(|w| w["failures"] == 1).count();
+    assert!(refused > 0, "{listed}");
+    assert!(listed.to_string().contains("no longer allowed"), "{listed}");
 }

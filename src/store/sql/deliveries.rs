@@ -23,16 +23,18 @@ impl DeliveryStore for Backend {
         limit: i64,
     ) -> Result<Vec<Delivery>> {
         let mut tx = self.begin_write().await?;
-        // The outer condition is checked again on each row once it is locked: two instances
-        // cannot both claim a subscription.
-        let rows: Vec<(i64, String, String, String, String, String, i64, i32)> = sqlx::query_as(
+        // Free (never claimed, given back, or lapsed) and owed, least recently claimed first, so
+        // that every subscription gets its turn. The outer condition repeats the inner one: on
+        // PostgreSQL it is checked again on each row once locked, so two instances cannot both
+        // claim one, nor claim one deleted or put back to wait in the meantime.
+        const FREE: &str = "deleted_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+             AND (claimed_by IS NULL OR claimed_until < $3)";
+        let rows: Vec<(i64, String, String, String, String, String, i64, i32)> = sqlx::query_as(&format!(
             "UPDATE webhooks SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT id FROM webhooks \
-             WHERE deleted_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
-             AND (claimed_until IS NULL OR claimed_until < $3) \
-             AND cursor < (SELECT seq FROM oversight_head WHERE id = 1) ORDER BY id LIMIT $4) \
-             AND (claimed_until IS NULL OR claimed_until < $3) \
-             RETURNING id, scope_kind, scope, url, kinds, secret, cursor, failures",
-        )
+             WHERE {FREE} AND cursor < (SELECT seq FROM oversight_head WHERE id = 1) \
+             ORDER BY claimed_until IS NOT NULL, claimed_until, id LIMIT $4) AND {FREE} \
+             RETURNING id, scope_kind, scope, url, kinds, secret, cursor, failures"
+        ))
         .bind(claim)
         .bind(until)
         .bind(now)
@@ -102,7 +104,8 @@ impl DeliveryStore for Backend {
             }
             Progress::Released => {
                 sqlx::query(
-                    "UPDATE webhooks SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
+                    // `claimed_until` stays: it orders the next claims (least recent first).
+                    "UPDATE webhooks SET claimed_by = NULL WHERE id = $1 AND claimed_by = $2",
                 )
                 .bind(d.id)
                 .bind(&d.claim)
