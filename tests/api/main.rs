@@ -17,6 +17,7 @@ mod oversight;
 mod persons;
 mod scheduler;
 mod stream;
+mod summary;
 mod supervision;
 mod track;
 mod travel;

@@ -55,6 +55,9 @@ pub async fn read(
     if !(3..=200).contains(&purpose.chars().count()) {
         return Err(bad("purpose", "say why the track is read (3–200 characters)"));
     }
+    if purpose.chars().any(char::is_control) {
+        return Err(bad("purpose", "must not contain control characters"));
+    }
     let now = app.clock.now();
     let to = p.to.unwrap_or(now);
     let from = p.from.unwrap_or(to - Duration::hours(24));
