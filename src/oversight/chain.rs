@@ -18,9 +18,14 @@ use super::Event;
 /// The `prev_hash` of the first event in each county chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// A time as the encoding writes it: RFC 3339, UTC, six fractional digits, `Z`.
+pub fn hashed_time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
 pub fn event_hash(e: &Event) -> String {
     let mut h = Sha256::new();
-    let at = e.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let at = hashed_time(&e.at);
     let seq = e.seq.to_string();
     let person = e.person_id.map(|p| p.to_string()).unwrap_or_default();
     for field in [&e.prev_hash, &seq, &at, &e.county, &e.kind, &person, &e.actor, &e.data] {
@@ -174,6 +179,14 @@ mod tests {
             r#"{"a":{"b":3,"y":2},"z":1}"#
         );
         assert_eq!(e.hash, hex::encode(Sha256::digest(text.as_bytes())));
+    }
+
+    #[test]
+    fn an_event_is_shown_with_its_time_as_hashed() {
+        let mut e = log()[0].clone();
+        e.at = "2026-03-01T08:00:00Z".parse().unwrap();
+        let shown = serde_json::to_value(&e).unwrap();
+        assert_eq!(shown["at"], "2026-03-01T08:00:00.000000Z");
     }
 
     #[test]

@@ -98,6 +98,8 @@ impl NewEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub seq: i64,
+    /// Written exactly as hashed: UTC, six fractional digits.
+    #[serde(serialize_with = "as_hashed")]
     pub at: DateTime<Utc>,
     pub kind: String,
     pub county: String,
@@ -107,6 +109,10 @@ pub struct Event {
     pub data: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+fn as_hashed<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&chain::hashed_time(at))
 }
 
 impl Event {

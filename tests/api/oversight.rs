@@ -210,6 +210,21 @@ async fn each_procurator_pages_its_own_jurisdiction(t: &TestApp) {
     assert_eq!(page.body["events"], json!([]));
     let text = serde_json::to_string(&wh).unwrap();
     assert!(!text.contains("张三") && !text.contains("lat"), "no names or coordinates in events");
+    // A verifier of the procuratorate's own, from the page alone and the published encoding.
+    for e in &wh {
+        let person = e["person_id"].as_i64().map(|p| p.to_string()).unwrap_or_default();
+        let mut text = String::new();
+        for field in [&e["prev_hash"], &e["seq"], &e["at"], &e["county"], &e["kind"]] {
+            text.push_str(&field.as_str().map(str::to_owned).unwrap_or_else(|| field.to_string()));
+            text.push('\n');
+        }
+        for field in [person.as_str(), e["actor"].as_str().unwrap(), e["data"].as_str().unwrap()] {
+            text.push_str(field);
+            text.push('\n');
+        }
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+        assert_eq!(e["hash"].as_str().unwrap(), hash, "event {} rehashed from the page", e["seq"]);
+    }
 
     let officer = t.get("/api/v1/oversight/events", &jiangan).await;
     assert_eq!(officer.status, StatusCode::FORBIDDEN, "the feed is the procuratorate's");
