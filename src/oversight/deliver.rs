@@ -136,7 +136,9 @@ async fn run(app: &App, client: &reqwest::Client, d: &Delivery) -> Result<usize>
             }
             let attempt = post(app, client, d, event).await;
             if attempt.error.is_some() {
-                let next = attempt.at + backoff(d.failures + 1, app.settings.oversight.webhook_max_backoff_seconds);
+                // Failures in a row: a success earlier in this run started the count again.
+                let failures = if delivered > 0 { 1 } else { d.failures + 1 };
+                let next = attempt.at + backoff(failures, app.settings.oversight.webhook_max_backoff_seconds);
                 metrics::counter!("webhook_failures_total").increment(1);
                 app.store.webhook_progress(d, &Progress::Failed(attempt, next)).await?;
                 return Ok(delivered);
