@@ -214,6 +214,14 @@ impl TestApp {
         self.call(Method::POST, uri, Some(token), Some(body)).await
     }
 
+    /// Moves the test clock on through the API and runs the background jobs; answers what they did.
+    pub async fn advance(&self, seconds: i64) -> Value {
+        let body = json!({"advance_seconds": seconds});
+        let reply = self.call(Method::POST, "/api/v1/test/clock", None, Some(body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["jobs"].clone()
+    }
+
     /// Moves the test clock forward without running the background jobs.
     pub fn test_clock_advance(&self, seconds: i64) {
         self.app.test_clock.as_ref().unwrap().advance(chrono::Duration::seconds(seconds));

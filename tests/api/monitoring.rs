@@ -1,6 +1,6 @@
 //! Monitoring orders: county heads approve, renew and lift; the scheduler warns before expiry.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use liandong::auth::Role;
 use serde_json::{json, Value};
@@ -73,17 +73,13 @@ async fn orders_warn_before_they_expire_and_then_expire(t: &TestApp) {
     let path = format!("/api/v1/persons/{person}/monitoring-orders");
     let created = t.post(&path, &head_token, order(t.app.clock.now(), 10)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let advance = |seconds: i64| async move {
-        let reply = t.call(Method::POST, "/api/v1/test/clock", None, Some(json!({"advance_seconds": seconds}))).await;
-        reply.body["jobs"].clone()
-    };
-    assert_eq!(advance(2 * 86_400).await["expiring_orders"], 0);
-    assert_eq!(advance(2 * 86_400).await["expiring_orders"], 1, "seven days before the end");
-    assert_eq!(advance(3600).await["expiring_orders"], 0, "once");
+    assert_eq!(t.advance(2 * 86_400).await["expiring_orders"], 0);
+    assert_eq!(t.advance(2 * 86_400).await["expiring_orders"], 1, "seven days before the end");
+    assert_eq!(t.advance(3600).await["expiring_orders"], 0, "once");
     let officer = t.jiangan_token().await;
     let found = alerts(t, &officer, "kind=monitoring_order_expiring").await;
     assert_eq!(found[0]["evidence"]["monitoring_order_id"], created.body["id"]);
-    assert_eq!(advance(7 * 86_400).await["expired_orders"], 1);
+    assert_eq!(t.advance(7 * 86_400).await["expired_orders"], 1);
     let listed = t.get(&path, &t.jiangan_token().await).await;
     assert_eq!(listed.body["orders"][0]["status"], "expired");
     let alert = &alerts(t, &t.jiangan_token().await, "kind=monitoring_order_expiring").await[0];

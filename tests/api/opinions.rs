@@ -32,13 +32,6 @@ async fn kinds(t: &TestApp) -> Vec<String> {
     t.app.store.events_after(0, 10_000).await.unwrap().into_iter().map(|e| e.kind).collect()
 }
 
-async fn advance(t: &TestApp, seconds: i64) -> Value {
-    let body = json!({"advance_seconds": seconds});
-    let reply = t.call(axum::http::Method::POST, "/api/v1/test/clock", None, Some(body)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["jobs"].clone()
-}
-
 async fn an_opinion_is_answered_in_writing_and_an_unanswered_one_falls_overdue(t: &TestApp) {
     let (county, _, procurator, _, _) = two_counties(t).await;
     let person = t.enrol(&county).await;
@@ -70,8 +63,8 @@ async fn an_opinion_is_answered_in_writing_and_an_unanswered_one_falls_overdue(t
     assert_eq!(again.status, StatusCode::OK, "the same reply retried is answered, not stored twice");
 
     // The suggestion goes unanswered past its deadline: one event, whatever the scheduler's runs.
-    assert_eq!(advance(t, 3 * 86_400).await["overdue_opinions"], 1);
-    assert_eq!(advance(t, 3600).await["overdue_opinions"], 0);
+    assert_eq!(t.advance(3 * 86_400).await["overdue_opinions"], 1);
+    assert_eq!(t.advance(3600).await["overdue_opinions"], 0);
     let county = t.jiangan_token().await;
     let procurator =
         t.login("ja-proc", crate::harness::PASSWORD).await.body["access_token"].as_str().unwrap().to_owned();

@@ -1,9 +1,9 @@
 //! The background jobs on the test clock: lost contact, missed check-ins and registrations,
 //! acknowledgement deadlines, tag events and the end of supervision.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use chrono::Duration;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
 use crate::harness::{person_body, TestApp};
@@ -24,20 +24,13 @@ backend_tests!(
 
 const HOME: (f64, f64) = (114.30, 30.62);
 
-/// Moves the test clock on and runs the jobs; answers what they did.
-async fn advance(t: &TestApp, seconds: i64) -> Value {
-    let reply = t.call(Method::POST, "/api/v1/test/clock", None, Some(json!({"advance_seconds": seconds}))).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["jobs"].clone()
-}
-
 async fn a_silent_phone_is_lost_contact_until_it_reports_again(t: &TestApp) {
     let (_, person, device) = supervised_device(t).await;
     let token = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
     upload(t, &token, vec![fix_at("a", t.app.clock.now(), HOME.0, HOME.1, 10.0)]).await;
-    assert_eq!(advance(t, 23 * 3600).await["lost_contact"], 0);
-    assert_eq!(advance(t, 2 * 3600).await["lost_contact"], 1);
-    assert_eq!(advance(t, 600).await["lost_contact"], 0, "one alert per episode");
+    assert_eq!(t.advance(23 * 3600).await["lost_contact"], 0);
+    assert_eq!(t.advance(2 * 3600).await["lost_contact"], 1);
+    assert_eq!(t.advance(600).await["lost_contact"], 0, "one alert per episode");
     // A day later, everyone signs in again.
     let officer = t.jiangan_token().await;
     let token = t.device_token(&device).await.body["access_token"].as_str().unwrap().to_owned();
@@ -74,8 +67,8 @@ async fn an_unanswered_checkin_request_is_missed(t: &TestApp) {
     let bad = t.post(&path, &officer, json!({"deadline": "2020-01-01T00:00:00Z"})).await;
     assert_eq!((bad.status, bad.field()), (StatusCode::UNPROCESSABLE_ENTITY, "deadline"));
     t.post(&path, &officer, json!({})).await;
-    assert_eq!(advance(t, 59 * 60).await["missed_checkins"], 0);
-    assert_eq!(advance(t, 2 * 60).await["missed_checkins"], 1);
+    assert_eq!(t.advance(59 * 60).await["missed_checkins"], 0);
+    assert_eq!(t.advance(2 * 60).await["missed_checkins"], 1);
     let found = alerts(t, &officer, "kind=missed_checkin").await;
     assert_eq!(found.len(), 1);
     let requests = t.get(&path, &officer).await.body["requests"].as_array().unwrap().clone();
@@ -90,12 +83,12 @@ async fn a_person_who_never_reported_in_is_missed_registration(t: &TestApp) {
     let person = t.post("/api/v1/persons", &officer, body).await.body["id"].as_i64().unwrap();
     let on_time = t.enrol(&officer).await;
     t.post(&format!("/api/v1/persons/{on_time}/registration"), &officer, json!({"on": "2026-03-05"})).await;
-    assert_eq!(advance(t, 60).await["missed_registrations"], 1);
+    assert_eq!(t.advance(60).await["missed_registrations"], 1);
     let found = alerts(t, &officer, "kind=missed_registration").await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["person_id"], person);
     assert!(found[0]["evidence"]["detail"].as_str().unwrap().contains("custodian"), "{}", found[0]);
-    assert_eq!(advance(t, 60).await["missed_registrations"], 0);
+    assert_eq!(t.advance(60).await["missed_registrations"], 0);
     // Reporting in late ends the episode; its length points to a sanction.
     let today = t.app.today().to_string();
     let registered = t.post(&format!("/api/v1/persons/{person}/registration"), &officer, json!({"on": today})).await;
@@ -109,13 +102,13 @@ async fn a_person_who_never_reported_in_is_missed_registration(t: &TestApp) {
 async fn an_alert_not_acknowledged_in_time_is_an_event(t: &TestApp) {
     let (_, _, token) = supervised(t).await;
     upload(t, &token, vec![fix_at("far", t.app.clock.now(), 113.92, 30.92, 20.0)]).await;
-    assert_eq!(advance(t, 29 * 60).await["missed_acknowledgements"], 0);
-    assert_eq!(advance(t, 2 * 60).await["missed_acknowledgements"], 1);
+    assert_eq!(t.advance(29 * 60).await["missed_acknowledgements"], 0);
+    assert_eq!(t.advance(2 * 60).await["missed_acknowledgements"], 1);
     let alert = &alerts(t, &t.jiangan_token().await, "").await[0];
     assert!(alert["ack_missed_at"].is_string());
     let kinds = t.raw().strings("SELECT kind FROM oversight_events WHERE kind LIKE 'alert.%' ORDER BY seq").await;
     assert_eq!(kinds, ["alert.opened", "alert.ack_deadline_missed"]);
-    assert_eq!(advance(t, 3600).await["missed_acknowledgements"], 0);
+    assert_eq!(t.advance(3600).await["missed_acknowledgements"], 0);
 }
 
 async fn a_tag_reports_tampering(t: &TestApp) {
@@ -176,7 +169,7 @@ async fn no_alert_after_supervision_ended(t: &TestApp) {
     let late =
         t.post("/api/v1/checkins", &token, json!({"fixes": [fix_at("x", t.app.clock.now(), 113.9, 30.9, 9.0)]})).await;
     assert_eq!(late.status, StatusCode::UNAUTHORIZED, "the device no longer works");
-    let jobs = advance(t, 3 * 86_400).await;
+    let jobs = t.advance(3 * 86_400).await;
     assert_eq!((jobs["lost_contact"].as_u64(), jobs["missed_checkins"].as_u64()), (Some(0), Some(0)));
     assert!(alerts(t, &t.jiangan_token().await, "").await.is_empty());
     let kinds = t.raw().strings("SELECT kind FROM oversight_events ORDER BY seq DESC LIMIT 2").await;
@@ -274,8 +267,8 @@ async fn fixes_are_purged_after_the_retention_period_except_evidence(t: &TestApp
     assert_eq!(t.count("fixes").await, 6);
     let today = t.app.today().to_string();
     t.post(&format!("/api/v1/persons/{person}/end"), &officer, json!({"on": today, "reason": "completed"})).await;
-    assert_eq!(advance(t, 300 * 86_400).await["purged_fixes"], 0, "kept for the retention period");
-    assert_eq!(advance(t, 66 * 86_400).await["purged_fixes"], 5);
+    assert_eq!(t.advance(300 * 86_400).await["purged_fixes"], 0, "kept for the retention period");
+    assert_eq!(t.advance(66 * 86_400).await["purged_fixes"], 5);
     let left = t.raw().strings("SELECT client_id FROM fixes").await;
     assert_eq!(left, ["far"], "the alert's evidence stays");
     let kinds = t.raw().strings("SELECT kind FROM oversight_events ORDER BY seq DESC LIMIT 1").await;

@@ -137,9 +137,9 @@ async fn an_approved_trip_opens_the_destination_and_the_way_there(t: &TestApp) {
     let tz = chrono_tz::Asia::Shanghai;
     let end = (t.app.today() + Days::new(3)).and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap();
     let in_grace = (end.with_timezone(&chrono::Utc) + chrono::Duration::hours(11) - t.app.clock.now()).num_seconds();
-    let jobs = advance(t, in_grace).await;
+    let jobs = t.advance(in_grace).await;
     assert_eq!(jobs["overdue_returns"], 0, "within the grace: {jobs}");
-    assert_eq!(advance(t, 2 * 3600).await["overdue_returns"], 1);
+    assert_eq!(t.advance(2 * 3600).await["overdue_returns"], 1);
     let county = t.jiangan_token().await;
     // (The phone was silent for days too: that is lost contact, an alert of its own.)
     let found = alerts(t, &county, &format!("person_id={person}&kind=overdue_return")).await;
@@ -159,12 +159,6 @@ async fn an_approved_trip_opens_the_destination_and_the_way_there(t: &TestApp) {
     let home = upload(t, &phone, vec![fix_at("h", now + chrono::Duration::seconds(1), 114.30, 30.62, 10.0)]).await;
     assert_eq!(home["state"], "inside");
     assert!(alerts(t, &county, "kind=overdue_return").await[0]["episode_ended_at"].is_string());
-}
-
-async fn advance(t: &TestApp, seconds: i64) -> Value {
-    let reply = t.call(Method::POST, "/api/v1/test/clock", None, Some(json!({"advance_seconds": seconds}))).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["jobs"].clone()
 }
 
 async fn consultation_and_hearing_come_before_the_decision(t: &TestApp) {
@@ -327,7 +321,7 @@ async fn the_whole_flow_from_application_to_overdue_return(t: &TestApp) {
     let tz = chrono_tz::Asia::Shanghai;
     let end = (t.app.today() + Days::new(2)).and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap();
     let after_grace = (end.with_timezone(&chrono::Utc) + chrono::Duration::hours(13) - t.app.clock.now()).num_seconds();
-    assert_eq!(advance(t, after_grace).await["overdue_returns"], 1);
+    assert_eq!(t.advance(after_grace).await["overdue_returns"], 1);
     let county = t.jiangan_token().await;
     let overdue = alerts(t, &county, &format!("person_id={person}&kind=overdue_return")).await;
     assert_eq!(overdue.len(), 1);

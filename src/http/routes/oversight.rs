@@ -89,17 +89,17 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>, Problem> {
     let scope = Jurisdiction::for_reader(&actor, &app.units)?;
     let head = app.store.log_head().await?;
-    let start = match headers.get("last-event-id") {
+    let (start, field) = match headers.get("last-event-id") {
         Some(value) => {
             let id = value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
                 Problem::malformed(Some("Last-Event-ID".into()), "Last-Event-ID: must be the seq of an event")
             })?;
-            check_after(id, "Last-Event-ID")?
+            (id, "Last-Event-ID")
         }
-        None => check_after(q.after.unwrap_or(head), "after")?,
+        None => (q.after.unwrap_or(head), "after"),
     };
+    check_after(start, field)?;
     if start > head {
-        let field = if headers.contains_key("last-event-id") { "Last-Event-ID" } else { "after" };
         return Err(crate::Error::invalid(field, format!("no event {start}: the log ends at {head}")).into());
     }
     let heartbeat = Duration::from_secs(app.settings.oversight.heartbeat_seconds.into());

@@ -61,60 +61,37 @@ impl DeliveryStore for Backend {
 
     async fn webhook_progress(&self, d: &Delivery, progress: &Progress) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let held = match progress {
-            Progress::Delivered(attempt) => {
-                let moved = sqlx::query(
-                    "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
-                     last_status = $3, last_error = NULL, last_delivered_at = $2 \
-                     WHERE id = $4 AND claimed_by = $5 AND cursor < $1 AND deleted_at IS NULL",
-                )
-                .bind(attempt.seq)
-                .bind(attempt.at)
-                .bind(attempt.status)
-                .bind(d.id)
-                .bind(&d.claim)
-                .execute(&mut *tx)
-                .await?;
-                moved.rows_affected() == 1 && record_attempt(&mut tx, d.id, attempt).await?
-            }
-            Progress::Failed(attempt, next) => {
-                let marked = sqlx::query(
-                    "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
-                     last_status = $3, last_error = $4 WHERE id = $5 AND claimed_by = $6 AND deleted_at IS NULL",
-                )
-                .bind(*next)
-                .bind(attempt.at)
-                .bind(attempt.status)
-                .bind(attempt.error.as_deref())
-                .bind(d.id)
-                .bind(&d.claim)
-                .execute(&mut *tx)
-                .await?;
-                marked.rows_affected() == 1 && record_attempt(&mut tx, d.id, attempt).await?
-            }
+        // Each statement takes the subscription and the claim as its last two parameters.
+        let update = match progress {
+            Progress::Delivered(a) => sqlx::query(
+                "UPDATE webhooks SET cursor = $1, failures = 0, next_attempt_at = NULL, last_attempt_at = $2, \
+                 last_status = $3, last_error = NULL, last_delivered_at = $2 \
+                 WHERE id = $4 AND claimed_by = $5 AND cursor < $1 AND deleted_at IS NULL",
+            )
+            .bind(a.seq)
+            .bind(a.at)
+            .bind(a.status),
+            Progress::Failed(a, next) => sqlx::query(
+                "UPDATE webhooks SET failures = failures + 1, next_attempt_at = $1, last_attempt_at = $2, \
+                 last_status = $3, last_error = $4 WHERE id = $5 AND claimed_by = $6 AND deleted_at IS NULL",
+            )
+            .bind(*next)
+            .bind(a.at)
+            .bind(a.status)
+            .bind(a.error.as_deref()),
             Progress::PassedTo(cursor) => {
                 sqlx::query("UPDATE webhooks SET cursor = $1 WHERE id = $2 AND claimed_by = $3 AND cursor < $1")
                     .bind(*cursor)
-                    .bind(d.id)
-                    .bind(&d.claim)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1
             }
+            // `claimed_until` stays: it orders the next claims (least recent first).
             Progress::Released => {
-                sqlx::query(
-                    // `claimed_until` stays: it orders the next claims (least recent first).
-                    "UPDATE webhooks SET claimed_by = NULL WHERE id = $1 AND claimed_by = $2",
-                )
-                .bind(d.id)
-                .bind(&d.claim)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1
+                sqlx::query("UPDATE webhooks SET claimed_by = NULL WHERE id = $1 AND claimed_by = $2")
             }
         };
+        let held = update.bind(d.id).bind(&d.claim).execute(&mut *tx).await?.rows_affected() == 1;
+        if let (true, Progress::Delivered(attempt) | Progress::Failed(attempt, _)) = (held, progress) {
+            record_attempt(&mut tx, d.id, attempt).await?;
+        }
         tx.commit().await?;
         Ok(held)
     }
@@ -133,8 +110,8 @@ impl DeliveryStore for Backend {
     }
 }
 
-/// Keeps the record of one attempt; true, so that it chains after a held claim.
-async fn record_attempt(tx: &mut Transaction<'_, Db>, id: i64, attempt: &WebhookAttempt) -> Result<bool> {
+/// Keeps the record of one attempt.
+async fn record_attempt(tx: &mut Transaction<'_, Db>, id: i64, attempt: &WebhookAttempt) -> Result<()> {
     sqlx::query(
         "INSERT INTO webhook_attempts (webhook_id, seq, at, status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -146,5 +123,5 @@ async fn record_attempt(tx: &mut Transaction<'_, Db>, id: i64, attempt: &Webhook
     .bind(attempt.duration_ms)
     .execute(&mut **tx)
     .await?;
-    Ok(true)
+    Ok(())
 }

@@ -43,6 +43,11 @@ pub(super) async fn append(tx: &mut Transaction<'_, Db>, new: &NewEvent, at: Dat
     Ok(event)
 }
 
+/// The last `seq` handed out (committed), read on `conn`.
+pub(super) async fn head<'c>(conn: impl sqlx::Executor<'c, Database = Db>) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT seq FROM oversight_head WHERE id = 1").fetch_one(conn).await?)
+}
+
 #[derive(FromRow)]
 struct EventRow {
     seq: i64,
@@ -86,7 +91,7 @@ impl LogStore for Backend {
     }
 
     async fn log_head(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT seq FROM oversight_head WHERE id = 1").fetch_one(&self.read).await?)
+        head(&self.read).await
     }
 
     async fn log_page(&self, scope: &Jurisdiction, kinds: &[EventKind], after: i64, limit: i64) -> Result<LogPage> {

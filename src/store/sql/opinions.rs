@@ -74,13 +74,13 @@ async fn by_id(tx: &mut Transaction<'_, Db>, id: i64) -> Result<OpinionRow> {
 
 /// The person an opinion's subject belongs to.
 async fn subject_person(tx: &mut Transaction<'_, Db>, subject: Subject, id: i64) -> Result<i64> {
-    let (sql, what) = match subject {
+    let sql = match subject {
         Subject::Person => return Ok(id),
-        Subject::Alert => ("SELECT person_id FROM alerts WHERE id = $1", "alert"),
-        Subject::Application => ("SELECT person_id FROM travel_applications WHERE id = $1", "application"),
+        Subject::Alert => "SELECT person_id FROM alerts WHERE id = $1",
+        Subject::Application => "SELECT person_id FROM travel_applications WHERE id = $1",
     };
     let person: Option<i64> = sqlx::query_scalar(sql).bind(id).fetch_optional(&mut **tx).await?;
-    person.ok_or(Error::NotFound(what))
+    person.ok_or(Error::NotFound(subject.as_str()))
 }
 
 #[async_trait]
@@ -106,11 +106,7 @@ impl OpinionStore for Backend {
         push_scope(&mut q, actor)?;
         // Outside the jurisdiction the subject does not exist for this procurator.
         let county: String =
-            q.build_query_scalar().fetch_optional(&mut *tx).await?.ok_or(Error::NotFound(match request.subject {
-                Subject::Person => "person",
-                Subject::Alert => "alert",
-                Subject::Application => "application",
-            }))?;
+            q.build_query_scalar().fetch_optional(&mut *tx).await?.ok_or(Error::NotFound(request.subject.as_str()))?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO opinions (kind, person_id, subject, subject_id, county, text, reply_due, issued_at, issued_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",

@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::{FromRow, Transaction};
 
 use super::common::{remember, replayed, resource_id};
-use super::log::append;
+use super::log::{append, head};
 use super::{Backend, Db};
 use crate::auth::{Actor, Role, Scope};
 use crate::oversight::webhook::host_of;
@@ -95,10 +95,6 @@ fn owner(actor: &Actor) -> Result<Owner<'_>> {
     Ok(Owner { agency, kind, scope })
 }
 
-async fn head(tx: &mut Transaction<'_, Db>) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT seq FROM oversight_head WHERE id = 1").fetch_one(&mut **tx).await?)
-}
-
 /// A subscription of the actor's own scope (another scope's does not exist for them).
 async fn owned(tx: &mut Transaction<'_, Db>, actor: &Actor, id: i64) -> Result<WebhookRow> {
     let owner = owner(actor)?;
@@ -125,7 +121,7 @@ impl WebhookStore for Backend {
     ) -> Result<Enrolled<Webhook>> {
         let owner = owner(actor)?;
         let mut tx = self.begin_write().await?;
-        let head = head(&mut tx).await?;
+        let head = head(&mut *tx).await?;
         if let Some(resource) = replayed(&mut tx, idem).await? {
             let row = owned(&mut tx, actor, resource_id(&resource, "webhook")?).await?;
             return Ok(Enrolled { value: row.into_webhook(head, true)?, replayed: true });
@@ -165,7 +161,7 @@ impl WebhookStore for Backend {
     async fn webhooks(&self, actor: &Actor) -> Result<Vec<Webhook>> {
         let owner = owner(actor)?;
         let mut tx = self.read.begin().await?;
-        let head = head(&mut tx).await?;
+        let head = head(&mut *tx).await?;
         let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM webhooks w WHERE w.agency = $1 AND w.scope_kind = $2 AND w.scope = $3 \
              AND w.deleted_at IS NULL ORDER BY w.id"
@@ -180,7 +176,7 @@ impl WebhookStore for Backend {
 
     async fn webhook(&self, actor: &Actor, id: i64) -> Result<Webhook> {
         let mut tx = self.read.begin().await?;
-        let head = head(&mut tx).await?;
+        let head = head(&mut *tx).await?;
         let mut webhook = owned(&mut tx, actor, id).await?.into_webhook(head, false)?;
         let attempts: Vec<(i64, DateTime<Utc>, Option<i32>, Option<String>, i32)> = sqlx::query_as(
             "SELECT seq, at, status, error, duration_ms FROM webhook_attempts WHERE webhook_id = $1 \
@@ -198,7 +194,7 @@ impl WebhookStore for Backend {
 
     async fn delete_webhook(&self, actor: &Actor, id: i64, at: DateTime<Utc>) -> Result<Webhook> {
         let mut tx = self.begin_write().await?;
-        let head = head(&mut tx).await?;
+        let head = head(&mut *tx).await?;
         let row = owned(&mut tx, actor, id).await?;
         if row.deleted_at.is_some() {
             return row.into_webhook(head, false);
